@@ -1,0 +1,101 @@
+"""``reviewclf export``, ``info`` and ``verify``: making bundles and checking them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..runtime.bundle import TORCHSCRIPT_MODEL, VERIFICATION, load_bundle
+from ..runtime.errors import ReviewclfError
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("-o", "--out", required=True, type=click.Path(), help="Bundle directory (or archive file).")
+@click.option("--archive", is_flag=True, help="Write the bundle as one zip file.")
+@click.option("--quantize", is_flag=True, help="Add model.int8.onnx (dynamic int8 quantization).")
+@click.option("--pt2", is_flag=True, help="Add model.pt2, the torch.export program.")
+@click.option("--force", is_flag=True, help="Replace an existing bundle.")
+def export(run_dir: str, out: str, archive: bool, quantize: bool, pt2: bool, force: bool) -> None:
+    """Export RUN_DIR to a verified bundle (ONNX + TorchScript + tokenizer + manifest)."""
+    from ..export.bundle_writer import export_bundle
+
+    manifest = export_bundle(run_dir, out, archive=archive, quantize=quantize, program=pt2, force=force,
+                             log=lambda line: click.echo(line, err=True))
+    report = manifest["equivalence"]
+    diffs = ", ".join(f"{k} {v:.1e}" for k, v in report["max_abs_diff"].items())
+    click.echo(f"bundle written to {out}: {report['texts']} texts verified, max |Δp| {diffs}")
+    if "int8_label_agreement" in report:
+        click.echo(f"int8 agrees with fp32 on {100 * report['int8_label_agreement']:.2f}% of verification labels")
+
+
+def describe(manifest: dict) -> str:
+    """The manifest in human form."""
+    model = manifest["model"]
+    created = manifest["created_by"]
+    lines = [
+        f"format     {manifest['format']} {manifest['format_major']}.{manifest['format_minor']}",
+        f"model      {model['kind']} {json.dumps(model['hyperparameters'])}",
+        f"labels     {', '.join(manifest['labels'])}",
+        f"decision   {manifest['decision']['description']}",
+        f"input      {manifest['input']['name']} int64 [batch, sequence], vocabulary {manifest['input']['vocab_size']}"
+        f", max length {manifest['max_length']}",
+        "made by    " + ", ".join(f"{k} {v}" for k, v in created.items()) + f", opset {manifest['opset']}",
+    ]
+    for split in ("val", "test"):
+        m = manifest.get("metrics", {}).get(split)
+        if m:
+            lines.append(f"{split:<10} accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f} (n={m['n']})")
+    report = manifest.get("equivalence", {})
+    if report:
+        worst = max(report["max_abs_diff"].values())
+        lines.append(f"equivalence {report['texts']} texts, batch sizes {report['batch_sizes']}, "
+                     f"max |Δp| {worst:.1e}, labels agree: {report['labels_agree']}")
+    lines.append("files")
+    for name, entry in manifest["files"].items():
+        lines.append(f"  {name:<22} {entry['bytes']:>12,} bytes  sha256 {entry['sha256'][:16]}…")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("bundle", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+def info(bundle: str, as_json: bool) -> None:
+    """Show what a BUNDLE holds: labels, model, metrics, sizes, versions."""
+    manifest = load_bundle(bundle).manifest
+    click.echo(json.dumps(manifest, indent=2, ensure_ascii=False) if as_json else describe(manifest))
+
+
+@click.command()
+@click.argument("bundle", type=click.Path())
+def verify(bundle: str) -> None:
+    """Re-check BUNDLE: checksums, then the backends against the probabilities stored at export."""
+    from ..export.equivalence import compare
+    from ..runtime.predictor import Predictor
+
+    predictor = Predictor.load(bundle)  # validates the manifest and every checksum
+    stored = predictor.bundle.read_json(VERIFICATION)
+    backends = {"onnxruntime": predictor.proba_from_ids}
+    try:
+        from ..export.torchscript import torchscript_runner
+
+        if TORCHSCRIPT_MODEL in predictor.bundle.files:
+            backends["torchscript"] = torchscript_runner(predictor.bundle.read(TORCHSCRIPT_MODEL))
+    except ModuleNotFoundError:
+        click.echo("torch is not installed: checking ONNX Runtime only", err=True)
+    report = compare(stored["texts"], predictor.encoder, backends, predictor.decision.choose,
+                     reference=stored["probabilities"])
+    click.echo(f"checksums ok ({len(predictor.bundle.files)} files)")
+    for pair, diff in report["max_abs_diff"].items():
+        click.echo(f"{pair:<28} max |Δp| {diff:.2e}")
+    for name, diff in report["batch_invariance_max_abs_diff"].items():
+        click.echo(f"{name + ' across batch sizes':<28} max |Δp| {diff:.2e}")
+    if not report["passed"]:
+        raise ReviewclfError(f"{Path(bundle)}: verification failed (tolerance {report['tolerance']}, "
+                             f"labels agree: {report['labels_agree']})")
+    click.echo(f"verified: {report['texts']} texts agree within {report['tolerance']}")
+
+
+COMMANDS = [export, info, verify]

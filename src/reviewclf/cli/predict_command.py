@@ -1,0 +1,3 @@
+"""``reviewclf predict`` and ``evaluate`` (placeholder until the runtime CLI lands)."""
+
+COMMANDS: list = []

@@ -1,0 +1,202 @@
+"""Run directory -> bundle. Everything is built and verified in a temporary sibling of the target, which
+is renamed into place only when the equivalence check has passed: a failed export leaves no bundle."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime
+import torch
+
+from .. import __version__
+from ..runtime.bundle import (
+    EXPORTED_PROGRAM,
+    FORMAT_MAJOR,
+    FORMAT_MINOR,
+    FORMAT_NAME,
+    INPUT_NAME,
+    MANIFEST,
+    ONNX_INT8_MODEL,
+    ONNX_MODEL,
+    OUTPUT_NAME,
+    TOKENIZER,
+    TORCHSCRIPT_MODEL,
+    VERIFICATION,
+    file_entry,
+)
+from ..runtime.encoding import TextEncoder
+from ..runtime.errors import ReviewclfError
+from ..runtime.predictor import Decision, Predictor
+from ..training.run import RUN_HELDOUT, RUN_METRICS, RUN_MODEL, RUN_TOKENIZER
+from .equivalence import BATCH_SIZES, compare, edge_cases
+from .graph import ProbabilityModel, eager_runner, load_run_model
+from .onnx_graph import OPSET, export_onnx, quantize_int8
+from .program import export_program
+from .torchscript import script_to_bytes, torchscript_runner
+
+INT8_MIN_AGREEMENT = 0.995
+
+
+def _quiet_exporters() -> None:
+    """The exporters log optional-dependency notes (torchvision, quantization hints) users cannot act on."""
+    for name in ("torch.onnx", "torch.onnx._internal.exporter._registration", "root"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def write_file(folder: Path, name: str, data: bytes) -> None:
+    """The one place bundle files are written (tests make it fail to check atomicity)."""
+    (folder / name).write_bytes(data)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReviewclfError(f"{path.parent}: not a run directory (no {path.name})") from None
+    except json.JSONDecodeError as exc:
+        raise ReviewclfError(f"{path}: invalid JSON ({exc})") from None
+
+
+def decision_rule(labels: list[str]) -> dict[str, Any]:
+    if len(labels) == 2:
+        return {"type": "threshold", "positive_label": labels[1], "threshold": 0.5,
+                "description": f"{labels[1]} when P({labels[1]}) >= threshold, else {labels[0]}"}
+    return {"type": "argmax", "description": "the label with the highest probability"}
+
+
+def build_manifest(model_info: dict, metrics: dict, files: dict[str, bytes], quantized: bool) -> dict[str, Any]:
+    labels = model_info["labels"]
+    return {
+        "format": FORMAT_NAME,
+        "format_major": FORMAT_MAJOR,
+        "format_minor": FORMAT_MINOR,
+        "created_by": {"reviewclf": __version__, "torch": torch.__version__, "onnx": onnx.__version__,
+                       "onnxruntime": onnxruntime.__version__},
+        "opset": OPSET,
+        "model": {"kind": model_info["kind"], "hyperparameters": model_info["hyperparameters"],
+                  "n_outputs": model_info["n_outputs"], "int8": quantized},
+        "labels": labels,
+        "decision": decision_rule(labels),
+        "input": {"name": INPUT_NAME, "dtype": "int64", "shape": ["batch", "sequence"], "pad_id": 0,
+                  "vocab_size": model_info["vocab_size"]},
+        "output": {"name": OUTPUT_NAME, "dtype": "float32", "shape": ["batch", len(labels)],
+                   "columns": labels},
+        "max_length": model_info["max_length"],
+        "files": {name: file_entry(data) for name, data in sorted(files.items())},
+        "metrics": {k: metrics[k] for k in ("val", "test", "cross_validation", "best_epoch") if k in metrics},
+    }
+
+
+def check_equivalence(bundle_dir: Path, model: ProbabilityModel, torchscript: bytes, texts: list[str],
+                      reference: np.ndarray) -> dict[str, Any]:
+    """Compare eager, TorchScript and ONNX Runtime at every batch size, then the runtime's whole text path
+    (``Predictor.predict_proba``, which sorts by length) against the eager probabilities of single texts."""
+    predictor = Predictor.load(bundle_dir)
+    backends = {"eager": eager_runner(model), "torchscript": torchscript_runner(torchscript),
+                "onnxruntime": predictor.proba_from_ids}
+    report = compare(texts, predictor.encoder, backends, predictor.decision.choose)
+    runtime_path = max(
+        float(np.abs(predictor.predict_proba(texts, batch_size=size) - reference).max(initial=0.0))
+        for size in BATCH_SIZES
+    )
+    report["max_abs_diff"]["runtime-predict-vs-eager"] = runtime_path
+    report["passed"] = bool(report["passed"] and runtime_path <= report["tolerance"])
+    return report
+
+
+def export_bundle(
+    run_dir: str | Path, out: str | Path, *, archive: bool = False, quantize: bool = False,
+    program: bool = False, force: bool = False, log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Export, verify and atomically place a bundle; return its manifest."""
+    _quiet_exporters()
+    run_dir, out = Path(run_dir), Path(out)
+    if out.exists() and not force:
+        raise ReviewclfError(f"{out} already exists; pass --force to replace it")
+    model_info = _read_json(run_dir / RUN_MODEL)
+    metrics = _read_json(run_dir / RUN_METRICS)
+    heldout = _read_json(run_dir / RUN_HELDOUT)
+    tokenizer_json = (run_dir / RUN_TOKENIZER).read_text(encoding="utf-8")
+    encoder = TextEncoder.from_str(tokenizer_json)
+    model = load_run_model(run_dir, model_info)
+    texts = list(heldout["texts"]) + edge_cases(encoder.max_length)
+
+    log("exporting ONNX and TorchScript")
+    files: dict[str, bytes] = {TOKENIZER: tokenizer_json.encode("utf-8"), ONNX_MODEL: export_onnx(model)}
+    files[TORCHSCRIPT_MODEL] = script_to_bytes(model)
+    if program:
+        files[EXPORTED_PROGRAM] = export_program(model)
+    if quantize:
+        files[ONNX_INT8_MODEL] = quantize_int8(files[ONNX_MODEL])
+    eager = eager_runner(model)
+    reference = np.concatenate([eager(encoder.encode([t])) for t in texts])
+    files[VERIFICATION] = json.dumps({"texts": texts, "probabilities": reference.tolist()},
+                                     ensure_ascii=False).encode("utf-8")
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for name, data in files.items():
+            write_file(tmp, name, data)
+        manifest = build_manifest(model_info, metrics, files, quantize)
+        write_file(tmp, MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
+        log(f"verifying on {len(texts)} texts at batch sizes 1, 2, 7, 512")
+        report = check_equivalence(tmp, model, files[TORCHSCRIPT_MODEL], texts, reference)
+        if quantize:
+            report["int8_label_agreement"] = int8_agreement(tmp, texts, model_info["labels"])
+        manifest["equivalence"] = report
+        write_file(tmp, MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
+        if not report["passed"]:
+            raise ReviewclfError(f"export verification failed: backends disagree ({report['max_abs_diff']}, "
+                                 f"labels agree: {report['labels_agree']})")
+        Predictor.load(tmp)  # the bundle as written loads through the runtime
+        place(tmp, out, archive)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def int8_agreement(bundle_dir: Path, texts: list[str], labels: list[str]) -> float:
+    fp32 = Predictor.load(bundle_dir)
+    int8 = Predictor.load(bundle_dir, int8=True)
+    rule = Decision(labels, decision_rule(labels))
+    a = rule.choose(fp32.predict_proba(texts))
+    b = rule.choose(int8.predict_proba(texts))
+    return float((a == b).mean()) if len(texts) else 1.0
+
+
+def place(tmp: Path, out: Path, archive: bool) -> None:
+    """Move the finished bundle to ``out`` (as a directory, or zipped into one file), replacing any old one
+    only after the new one is complete."""
+    source = tmp
+    if archive:
+        zipped = tmp.with_suffix(".zip.tmp")
+        with zipfile.ZipFile(zipped, "w", compression=zipfile.ZIP_DEFLATED) as handle:
+            for path in sorted(tmp.iterdir()):
+                handle.write(path, arcname=path.name)
+        shutil.rmtree(tmp)
+        source = zipped
+    try:
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            out.rename(old)
+            source.rename(out)
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+        else:
+            source.rename(out)
+    except BaseException:
+        if source.is_dir():
+            shutil.rmtree(source, ignore_errors=True)
+        else:
+            source.unlink(missing_ok=True)
+        raise

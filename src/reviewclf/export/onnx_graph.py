@@ -1,0 +1,52 @@
+"""ONNX export with the dynamo exporter: dynamic batch and sequence axes, one self-contained file."""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+
+import onnx
+import torch
+
+from ..runtime.bundle import INPUT_NAME, OUTPUT_NAME
+from .graph import ProbabilityModel
+
+OPSET = 18
+
+
+def export_onnx(model: ProbabilityModel) -> bytes:
+    """Serialized ONNX model; ``onnx.checker`` has passed on it."""
+    example = torch.tensor([[2, 3, 4, 0], [5, 6, 0, 0], [7, 0, 0, 0]], dtype=torch.int64)
+    batch = torch.export.Dim("batch", min=1)
+    sequence = torch.export.Dim("sequence", min=1)
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = Path(tmp) / "model.onnx"
+        torch.onnx.export(
+            model.eval(),
+            (example,),
+            str(path),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamo=True,
+            dynamic_shapes={"input_ids": {0: batch, 1: sequence}},
+            opset_version=OPSET,
+            external_data=False,
+            optimize=True,
+            verbose=False,
+        )
+        proto = onnx.load(str(path))
+    onnx.checker.check_model(proto, full_check=True)
+    return proto.SerializeToString()
+
+
+def quantize_int8(onnx_bytes: bytes) -> bytes:
+    """Dynamic int8 quantization (weights int8, activations quantized on the fly) with onnxruntime."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        src.write_bytes(onnx_bytes)
+        quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
+        return dst.read_bytes()

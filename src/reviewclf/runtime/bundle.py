@@ -1,0 +1,130 @@
+"""The bundle format: names, version rules and the checks a reader must make (docs/bundle-format.md).
+
+Export writes bundles with these definitions and the runtime reads them with the same ones, so the writer
+and the reader cannot disagree about a file name or a version rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ReviewclfError
+
+FORMAT_NAME = "reviewclf-bundle"
+FORMAT_MAJOR = 1
+FORMAT_MINOR = 0
+
+MANIFEST = "manifest.json"
+TOKENIZER = "tokenizer.json"
+ONNX_MODEL = "model.onnx"
+ONNX_INT8_MODEL = "model.int8.onnx"
+TORCHSCRIPT_MODEL = "model.torchscript.pt"
+EXPORTED_PROGRAM = "model.pt2"
+VERIFICATION = "verification.json"
+
+KNOWN_FILES = frozenset(
+    {TOKENIZER, ONNX_MODEL, ONNX_INT8_MODEL, TORCHSCRIPT_MODEL, EXPORTED_PROGRAM, VERIFICATION}
+)
+REQUIRED_FILES = frozenset({TOKENIZER, ONNX_MODEL})
+INPUT_NAME = "input_ids"
+OUTPUT_NAME = "probabilities"
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_entry(data: bytes) -> dict[str, Any]:
+    """The manifest's record of one file: what a reader checks before trusting it."""
+    return {"sha256": sha256_hex(data), "bytes": len(data)}
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A validated bundle: its manifest and the bytes of every file it lists (checksums already checked)."""
+
+    path: Path
+    manifest: dict[str, Any]
+    files: dict[str, bytes]
+
+    def read(self, name: str) -> bytes:
+        try:
+            return self.files[name]
+        except KeyError:
+            raise ReviewclfError(f"{self.path}: bundle has no {name}") from None
+
+    def read_json(self, name: str) -> Any:
+        return json.loads(self.read(name).decode("utf-8"))
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.manifest["labels"])
+
+
+def _read_members(path: Path) -> dict[str, bytes]:
+    """Every file of a bundle directory or zip archive, refusing anything that is not a plain known name."""
+    members: dict[str, bytes] = {}
+    if path.is_dir():
+        for child in sorted(path.iterdir()):
+            if not child.is_file() or child.is_symlink():
+                raise ReviewclfError(f"{path}: unexpected entry in bundle: {child.name}")
+            members[child.name] = child.read_bytes()
+    elif path.is_file():
+        if not zipfile.is_zipfile(path):
+            raise ReviewclfError(f"{path}: not a bundle (neither a directory nor a zip archive)")
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                name = info.filename
+                if info.is_dir() or "/" in name or "\\" in name or name.startswith(".."):
+                    raise ReviewclfError(f"{path}: unsafe or unexpected archive member: {name!r}")
+                if name in members:
+                    raise ReviewclfError(f"{path}: duplicate archive member: {name!r}")
+                members[name] = archive.read(info)
+    else:
+        raise ReviewclfError(f"{path}: no such bundle")
+    return members
+
+
+def parse_manifest(path: Path, raw: bytes) -> dict[str, Any]:
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ReviewclfError(f"{path}: {MANIFEST} is not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise ReviewclfError(f"{path}: not a {FORMAT_NAME} manifest")
+    major = manifest.get("format_major")
+    if major != FORMAT_MAJOR:
+        raise ReviewclfError(
+            f"{path}: bundle format version {major} is not supported (this reviewclf reads version {FORMAT_MAJOR})"
+        )
+    return manifest
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Read and validate a bundle directory or archive; raise ReviewclfError on anything untrustworthy."""
+    path = Path(path)
+    members = _read_members(path)
+    if MANIFEST not in members:
+        raise ReviewclfError(f"{path}: not a bundle (no {MANIFEST})")
+    manifest = parse_manifest(path, members.pop(MANIFEST))
+    listed = manifest.get("files")
+    if not isinstance(listed, dict):
+        raise ReviewclfError(f"{path}: {MANIFEST} has no file list")
+    for name in sorted(set(members) - set(listed)):
+        raise ReviewclfError(f"{path}: file not listed in the manifest: {name}")
+    for name in sorted(set(listed) - KNOWN_FILES):
+        raise ReviewclfError(f"{path}: manifest lists an unknown file: {name!r}")
+    for name in sorted(REQUIRED_FILES - set(listed)):
+        raise ReviewclfError(f"{path}: bundle lacks the required file {name}")
+    for name, entry in sorted(listed.items()):
+        if name not in members:
+            raise ReviewclfError(f"{path}: missing file {name}")
+        data = members[name]
+        if len(data) != entry.get("bytes") or sha256_hex(data) != entry.get("sha256"):
+            raise ReviewclfError(f"{path}: checksum mismatch for {name} (the file was changed or damaged)")
+    return Bundle(path=path, manifest=manifest, files=members)

@@ -1,0 +1,70 @@
+"""Text -> token ids, the single code path shared by training and serving.
+
+Training encodes its data through ``TextEncoder`` and the runtime encodes requests through it too, so the
+ids a model was trained on and the ids it is served are made by one piece of code from one tokenizer.json.
+All normalization (lowercasing, ``<br />`` removal, punctuation split, truncation) lives inside that file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from .errors import ReviewclfError
+
+PAD_TOKEN = "[PAD]"
+UNK_TOKEN = "[UNK]"
+PAD_ID = 0
+
+
+class TextEncoder:
+    """Wraps a WordLevel ``tokenizers.Tokenizer`` and returns padded int64 id matrices."""
+
+    def __init__(self, tokenizer: Tokenizer):
+        if tokenizer.token_to_id(PAD_TOKEN) != PAD_ID:
+            raise ReviewclfError(f"tokenizer must map {PAD_TOKEN} to id {PAD_ID}")
+        if tokenizer.token_to_id(UNK_TOKEN) is None:
+            raise ReviewclfError(f"tokenizer has no {UNK_TOKEN} token")
+        self.tokenizer = tokenizer
+        self.vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
+        truncation = tokenizer.truncation
+        self.max_length: int | None = truncation["max_length"] if truncation else None
+
+    @classmethod
+    def from_str(cls, json_text: str) -> TextEncoder:
+        try:
+            return cls(Tokenizer.from_str(json_text))
+        except Exception as exc:  # tokenizers raises a bare Exception on malformed JSON
+            raise ReviewclfError(f"invalid tokenizer.json: {str(exc).splitlines()[0]}") from None
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TextEncoder:
+        return cls.from_str(Path(path).read_text(encoding="utf-8"))
+
+    def to_str(self) -> str:
+        return self.tokenizer.to_str()
+
+    def tokens(self, text: str) -> list[str]:
+        """The tokens a text is split into (for people reading what the model sees)."""
+        return self.tokenizer.encode(text, add_special_tokens=False).tokens
+
+    def encode_ragged(self, texts: Sequence[str]) -> list[list[int]]:
+        """Encode texts as unpadded id lists (truncated to the tokenizer's max length)."""
+        encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
+        return [enc.ids for enc in encodings]
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode texts as int64 ids ``[len(texts), longest]``, right-padded with 0; at least one column."""
+        return pad_rows(self.encode_ragged(texts))
+
+
+def pad_rows(rows: Sequence[Sequence[int]]) -> np.ndarray:
+    """Right-pad id lists with ``PAD_ID`` into one int64 matrix with at least one column."""
+    width = max((len(r) for r in rows), default=0) or 1
+    ids = np.zeros((len(rows), width), dtype=np.int64)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = row
+    return ids

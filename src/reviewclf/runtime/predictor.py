@@ -1,0 +1,147 @@
+"""Batch predictions from a bundle with ONNX Runtime: the object app developers embed.
+
+One ``Predictor`` holds one ONNX Runtime session. ``InferenceSession.run`` and the Rust tokenizer are safe to
+call from several threads at once, so one Predictor may serve concurrent callers; nothing in it mutates
+after ``load``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from .bundle import INPUT_NAME, ONNX_INT8_MODEL, ONNX_MODEL, TOKENIZER, Bundle, load_bundle
+from .encoding import TextEncoder, pad_rows
+from .errors import ReviewclfError
+
+DEFAULT_BATCH_SIZE = 256
+# Texts are sorted by length inside a window of this many batches, so a batch holds texts of similar
+# length and little padding is computed; results still come back in input order.
+SORT_WINDOW_BATCHES = 8
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    probability: float
+    probabilities: dict[str, float]
+
+
+class Decision:
+    """The bundle's decision rule: a threshold on the positive label (binary) or the arg-max (multi-class)."""
+
+    def __init__(self, labels: Sequence[str], rule: dict):
+        self.labels = list(labels)
+        self.kind = rule["type"]
+        self.threshold = float(rule.get("threshold", 0.5))
+
+    def choose(self, probs: np.ndarray, threshold: float | None = None) -> np.ndarray:
+        """Index of the chosen label for each row of ``probs``."""
+        if self.kind == "threshold":
+            cut = self.threshold if threshold is None else threshold
+            return (probs[:, 1] >= cut).astype(np.int64)
+        if threshold is not None:
+            raise ReviewclfError("--threshold applies to binary models only; this model has "
+                                 f"{len(self.labels)} labels")
+        return probs.argmax(axis=1)
+
+
+def session_options(threads: int | None) -> ort.SessionOptions:
+    """ORT options: intra-op threads = ``threads`` or every core; no inter-op pool (the graphs are chains)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads if threads else (os.cpu_count() or 1)
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    return options
+
+
+class Predictor:
+    """Label and probabilities for raw texts, from a bundle, without torch."""
+
+    def __init__(self, bundle: Bundle, session: ort.InferenceSession, encoder: TextEncoder):
+        self.bundle = bundle
+        self.session = session
+        self.encoder = encoder
+        self.labels: list[str] = bundle.labels
+        self.decision = Decision(self.labels, bundle.manifest["decision"])
+        self.vocab_size = int(bundle.manifest["input"]["vocab_size"])
+        if self.encoder.vocab_size != self.vocab_size:
+            raise ReviewclfError(f"{bundle.path}: tokenizer vocabulary does not match the model's input spec")
+
+    @classmethod
+    def load(cls, path: str | Path, *, int8: bool = False, threads: int | None = None) -> Predictor:
+        """Load a bundle directory or archive; ``int8`` picks the quantized model; ``threads`` caps ORT."""
+        bundle = load_bundle(path)
+        name = ONNX_INT8_MODEL if int8 else ONNX_MODEL
+        if name not in bundle.files:
+            raise ReviewclfError(f"{bundle.path}: bundle has no {name} (export it with --quantize)")
+        try:
+            session = ort.InferenceSession(
+                bundle.read(name), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:
+            raise ReviewclfError(f"{bundle.path}: ONNX Runtime cannot load {name}: {exc}") from None
+        encoder = TextEncoder.from_str(bundle.read(TOKENIZER).decode("utf-8"))
+        return cls(bundle, session, encoder)
+
+    @property
+    def max_length(self) -> int | None:
+        return self.encoder.max_length
+
+    def proba_from_ids(self, ids: np.ndarray) -> np.ndarray:
+        """Probabilities for an id matrix; refuses ids outside the vocabulary (ORT would accept them)."""
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if ids.ndim != 2 or ids.shape[1] == 0:
+            raise ReviewclfError(f"input ids must be a [batch, sequence] matrix, got shape {ids.shape}")
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+            raise ReviewclfError(f"token ids must lie in [0, {self.vocab_size}); got {ids.min()}..{ids.max()}")
+        return self.session.run(None, {INPUT_NAME: ids})[0]
+
+    def iter_proba(self, texts: Iterable[str], batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[np.ndarray]:
+        """Probabilities of a stream of texts, one array per window of texts, in input order (flat memory)."""
+        if batch_size < 1:
+            raise ReviewclfError("batch size must be at least 1")
+        window: list[str] = []
+        for text in texts:
+            window.append(text)
+            if len(window) == batch_size * SORT_WINDOW_BATCHES:
+                yield self._window_proba(window, batch_size)
+                window = []
+        if window:
+            yield self._window_proba(window, batch_size)
+
+    def _window_proba(self, texts: list[str], batch_size: int) -> np.ndarray:
+        rows = self.encoder.encode_ragged(texts)
+        order = np.argsort(np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows)), kind="stable")
+        out = np.empty((len(rows), len(self.labels)), dtype=np.float32)
+        for start in range(0, len(rows), batch_size):
+            chunk = order[start : start + batch_size]
+            out[chunk] = self.proba_from_ids(pad_rows([rows[i] for i in chunk]))
+        return out
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """``[len(texts), len(labels)]`` float32 probabilities, columns in ``self.labels`` order."""
+        parts = list(self.iter_proba(texts, batch_size))
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.labels)), dtype=np.float32)
+
+    def predict(
+        self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE, threshold: float | None = None
+    ) -> list[Prediction]:
+        """Per text: the chosen label, its probability and the whole distribution."""
+        probs = self.predict_proba(texts, batch_size)
+        chosen = self.decision.choose(probs, threshold)
+        return [
+            Prediction(
+                label=self.labels[k],
+                probability=float(row[k]),
+                probabilities={label: float(p) for label, p in zip(self.labels, row)},
+            )
+            for row, k in zip(probs, chosen)
+        ]

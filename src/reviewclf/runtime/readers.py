@@ -1,0 +1,562 @@
+"""Readers for labeled review data: one function per file format, all returning ``LabeledData``.
+
+Users bring review sets in the shapes they were published in (Yelp CSVs, Zhang et al.'s polarity CSVs, the
+aclImdb tarball, fastText lines, UCI tab files, one-sentence-per-line files...), so the trainer reads them
+as they are instead of asking for a conversion step. Everything here is standard library only: the reader
+runs wherever the serving runtime runs (no torch, no pandas).
+
+Design rules:
+
+* Every failure a user can cause is a ``ReviewclfError`` whose one-line message names the file and, where
+  known, the line. No ``csv.Error``/``UnicodeDecodeError``/``OSError`` traceback ever escapes.
+* Bytes are decoded line by line (files are split on ``\\n`` bytes only), so a decoding error names its
+  line, and characters such as U+0085 (NEL, common in Latin-1 data) never split a line.
+* ``on_error="skip"`` skips bad rows and counts them; rows whose label the label map does not name are
+  dropped and counted separately: dropping is a choice (e.g. 3-star reviews for polarity), not an error.
+* Archives (``.zip`` of one file, ``.gz``, aclImdb ``.tar.gz``) are streamed, never extracted to disk.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import json
+import re
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from .errors import ReviewclfError, located
+
+FORMATS = ("csv", "tsv", "zhang", "book", "jsonl", "fasttext", "tabbed", "aclimdb", "lines")
+
+TEXT_COLUMNS = ("text", "review", "sentence", "content")
+LABEL_COLUMNS = ("label", "stars", "rating", "sentiment", "class")
+SPLITS = ("train", "val", "test")
+LINES_SUFFIXES = (".0", ".1", ".pos", ".neg")
+
+_CSV_FIELD_LIMIT = 2**31 - 1  # reviews can be longer than csv's 128 KiB default; C long is 32-bit on Windows
+_FASTTEXT_PREFIX = "__label__"
+
+
+@dataclass
+class LabeledData:
+    """Texts with their label names, and the split of each row when the file defines one."""
+
+    texts: list[str]
+    labels: list[str]
+    splits: list[str] | None
+    dropped: int = 0
+    skipped: int = 0
+
+
+def parse_label_map(spec: str) -> dict[str, str]:
+    """Parse ``'1=negative,2=negative,4=positive'`` into ``{'1': 'negative', ...}``.
+
+    Items are split on ``,`` and each item on its first ``=``, so keys may contain spaces and colons
+    (``'Review Stars: 1.0=negative'``). Keys and names are stripped; empty items are ignored.
+    """
+    mapping: dict[str, str] = {}
+    for item in spec.split(","):
+        if not item.strip():
+            continue
+        key, eq, name = item.partition("=")
+        key, name = key.strip(), name.strip()
+        if not eq or not key or not name:
+            raise ReviewclfError(f"bad label map {spec!r}: {item.strip()!r} is not LABEL=NAME")
+        if mapping.get(key, name) != name:
+            raise ReviewclfError(
+                f"bad label map {spec!r}: {key!r} is mapped to both {mapping[key]!r} and {name!r}"
+            )
+        mapping[key] = name
+    if not mapping:
+        raise ReviewclfError(f"bad label map {spec!r}: expected LABEL=NAME[,LABEL=NAME...]")
+    return mapping
+
+
+def _lookup(label: str, label_map: dict[str, str]) -> str | None:
+    """Map a label, also matching ``'4.0'`` to key ``'4'`` and ``'Review Stars: 4.0'`` to ``'4'``.
+
+    Star ratings are written as floats or behind a ``Name: `` prefix in some exports (yelp-augpe); the
+    map is written with the plain values.
+    """
+    candidates = [label]
+    if ": " in label:
+        candidates.append(label.rsplit(": ", 1)[1].strip())
+    for candidate in candidates:
+        if candidate in label_map:
+            return label_map[candidate]
+        try:
+            number = float(candidate)
+        except ValueError:
+            continue
+        if number.is_integer() and str(int(number)) in label_map:
+            return label_map[str(int(number))]
+    return None
+
+
+@dataclass
+class _Job:
+    """One file being read: the options, the rows collected so far, and the bad-row policy."""
+
+    path: Path
+    text_column: str | None
+    label_column: str | None
+    label_map: dict[str, str] | None
+    encoding: str
+    on_error: str
+    texts: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    splits: list[str] = field(default_factory=list)
+    has_splits: bool = False
+    dropped: int = 0
+    skipped: int = 0
+    last_bad_line: int = 0  # the latest line that failed to decode (only under on_error="skip")
+
+    def bad(self, line: int | None, message: str) -> None:
+        """A bad row: raise a located error, or count it and go on."""
+        if self.on_error == "raise":
+            raise located(self.path, line, message)
+        self.skipped += 1
+
+    def add(self, line: int | None, text: str, label: str, split: str | None = None) -> None:
+        label = label.strip()
+        if not label:
+            self.bad(line, "empty label")
+            return
+        if self.label_map is not None:
+            mapped = _lookup(label, self.label_map)
+            if mapped is None:
+                self.dropped += 1
+                return
+            label = mapped
+        self.texts.append(text)
+        self.labels.append(label)
+        self.splits.append(split or "")
+
+    def lines(self, stream: Iterable[bytes]) -> Iterator[str]:
+        """Decode a byte stream line by line so that a decoding error can name its line.
+
+        Under ``on_error="skip"`` an undecodable line is decoded with replacement characters and its number
+        is recorded in ``last_bad_line``; the format reader then skips the row that contains it.
+        """
+        codec = "utf-8-sig" if codecs.lookup(self.encoding).name == "utf-8" else self.encoding
+        for number, raw in enumerate(stream, 1):
+            try:
+                yield raw.decode(codec)
+            except UnicodeDecodeError as exc:
+                if self.on_error == "raise":
+                    raise located(
+                        self.path,
+                        number,
+                        f"cannot decode byte 0x{raw[exc.start]:02x} (column {exc.start + 1}) as "
+                        f"{self.encoding}; pass the file's encoding, e.g. latin-1",
+                    ) from None
+                self.last_bad_line = number
+                yield raw.decode(codec, "replace")
+
+    def result(self) -> LabeledData:
+        splits = self.splits if self.has_splits and all(s in SPLITS for s in self.splits) else None
+        return LabeledData(list(self.texts), list(self.labels), splits, self.dropped, self.skipped)
+
+
+@contextmanager
+def _open_binary(path: Path) -> Iterator[tuple[IO[bytes], str]]:
+    """Open a data file for reading bytes, looking inside a ``.zip`` of one file or a ``.gz``.
+
+    Yields the stream and the name of the file inside (used for detection and for ``lines`` labels).
+    """
+    lower = path.name.lower()
+    if lower.endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            members = [
+                info
+                for info in archive.infolist()
+                if not info.is_dir()
+                and not info.filename.startswith("__MACOSX/")
+                and not PurePosixPath(info.filename).name.startswith(".")
+            ]
+            if len(members) != 1:
+                names = ", ".join(m.filename for m in members[:5]) or "nothing"
+                raise located(path, None, f"a .zip must hold exactly one data file, this one holds {names}")
+            with archive.open(members[0]) as stream:
+                yield stream, PurePosixPath(members[0].filename).name
+    elif lower.endswith(".gz"):
+        with gzip.open(path, "rb") as stream:
+            yield stream, path.name[:-3]
+    else:
+        with open(path, "rb") as stream:
+            yield stream, path.name
+
+
+@contextmanager
+def _user_errors(path: Path) -> Iterator[None]:
+    """Turn the exceptions that reading a bad or missing file raises into one-line ``ReviewclfError``s."""
+    try:
+        yield
+    except ReviewclfError:
+        raise
+    except FileNotFoundError:
+        raise located(path, None, "no such file") from None
+    except IsADirectoryError:
+        raise located(path, None, "is a directory (only the aclimdb format reads directories)") from None
+    except PermissionError:
+        raise located(path, None, "permission denied") from None
+    except zipfile.BadZipFile:
+        raise located(path, None, "not a valid .zip file") from None
+    except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise located(path, None, f"cannot read the file ({detail})") from None
+    except csv.Error as exc:
+        raise located(path, None, f"bad CSV ({exc})") from None
+
+
+def _inner_name(path: Path) -> str:
+    if path.name.lower().endswith(".zip"):
+        with _open_binary(path) as (_, name):
+            return name
+    return path.name[:-3] if path.name.lower().endswith(".gz") else path.name
+
+
+def _suffix(name: str) -> str:
+    return PurePosixPath(name).suffix.lower()
+
+
+_ZHANG_START = re.compile(r'^"\d+","')
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def detect_format(path: Path) -> str:
+    """Guess a file's format from its name and its first non-empty line (after unpacking .zip/.gz).
+
+    In order:
+
+    1. a directory, ``.tar``, ``.tar.gz`` or ``.tgz`` -> ``aclimdb``;
+    2. ``.jsonl`` / ``.ndjson`` -> ``jsonl``;
+    3. suffix ``.0``/``.1``/``.pos``/``.neg`` (Shen/Pang-Lee/Hu-Liu) -> ``lines``: the suffix is the label;
+    4. first line starts with ``__label__`` -> ``fasttext``;
+    5. first line contains ``rating,review,split`` -> ``book``;
+    6. first line starts with ``"<digits>","`` -> ``zhang`` (headerless, class first);
+    7. ``.tsv`` -> ``tsv``;
+    8. first line has a TAB: ends in TAB + a number (``...\\t0``) -> ``tabbed`` (headerless UCI),
+       otherwise a header -> ``tsv``;
+    9. anything else -> ``csv``.
+
+    The ``format=`` argument (``--format``) overrides all of this.
+    """
+    path = Path(path)
+    with _user_errors(path):
+        lower = path.name.lower()
+        if path.is_dir() or lower.endswith((".tar", ".tar.gz", ".tgz")):
+            return "aclimdb"
+        inner = _inner_name(path)
+        suffix = _suffix(inner)
+        if suffix in (".jsonl", ".ndjson"):
+            return "jsonl"
+        if suffix in LINES_SUFFIXES:
+            return "lines"
+        first = ""
+        with _open_binary(path) as (stream, _):
+            for raw in stream:
+                first = raw.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r\n")
+                if first.strip():
+                    break
+        if first.startswith(_FASTTEXT_PREFIX):
+            return "fasttext"
+        if "rating,review,split" in first.replace('"', "").lower():
+            return "book"
+        if _ZHANG_START.match(first):
+            return "zhang"
+        if suffix == ".tsv":
+            return "tsv"
+        if "\t" in first:
+            return "tabbed" if _NUMBER.match(first.rsplit("\t", 1)[1].strip()) else "tsv"
+        return "csv"
+
+
+def _find_column(job: _Job, header: list[str], wanted: str | None, defaults: Sequence[str], role: str) -> int:
+    """Index of the named column (exact, else case-insensitive), or of the first default present."""
+    folded = [name.lower() for name in header]
+    for name in [wanted] if wanted is not None else defaults:
+        if name in header:
+            return header.index(name)
+        if name.lower() in folded:
+            return folded.index(name.lower())
+    columns = ", ".join(header) or "none"
+    if wanted is not None:
+        raise located(job.path, None, f"no column {wanted!r}; the columns are: {columns}")
+    raise located(
+        job.path, None, f"no {role} column (one of {', '.join(defaults)}); the columns are: {columns}"
+    )
+
+
+def _read_csv(job: _Job, *, delimiter: str = ",", need_split: bool = False) -> None:
+    """A delimited file with a header row (csv, tsv, and the book's csv with a ``split`` column).
+
+    Quoted fields may span lines. A ``split`` column whose values are all train/val/test gives
+    ``splits``; the book format requires one.
+    """
+    csv.field_size_limit(_CSV_FIELD_LIMIT)
+    with _open_binary(job.path) as (stream, _):
+        reader = csv.reader(job.lines(stream), delimiter=delimiter)
+        header: list[str] | None = None
+        text_at = label_at = split_at = -1
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                job.bad(reader.line_num, f"bad CSV row ({exc})")
+                continue
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if header is None:
+                header = [name.strip() for name in row]
+                text_at = _find_column(job, header, job.text_column, TEXT_COLUMNS, "text")
+                label_at = _find_column(job, header, job.label_column, LABEL_COLUMNS, "label")
+                folded = [name.lower() for name in header]
+                if "split" in folded:
+                    split_at = folded.index("split")
+                    job.has_splits = True
+                elif need_split:
+                    raise located(job.path, 1, f"no 'split' column; the columns are: {', '.join(header)}")
+                continue
+            if job.last_bad_line >= start:
+                job.bad(start, "undecodable bytes")
+                continue
+            if len(row) != len(header):
+                job.bad(start, f"expected {len(header)} fields, found {len(row)}")
+                continue
+            split = row[split_at].strip().lower() if split_at >= 0 else None
+            if need_split and split not in SPLITS:
+                job.bad(start, f"split {row[split_at]!r} is not one of {', '.join(SPLITS)}")
+                continue
+            job.add(start, row[text_at], row[label_at], split)
+
+
+def _read_zhang(job: _Job) -> None:
+    """Zhang et al. (2015) headerless CSV: ``"class","text"`` or ``"class","title","description"``.
+
+    Their files escape newlines inside the text as a literal backslash-n; title and description are joined
+    with a space.
+    """
+    csv.field_size_limit(_CSV_FIELD_LIMIT)
+    with _open_binary(job.path) as (stream, _):
+        reader = csv.reader(job.lines(stream))
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                job.bad(reader.line_num, f"bad CSV row ({exc})")
+                continue
+            if not row:
+                continue
+            if job.last_bad_line >= start:
+                job.bad(start, "undecodable bytes")
+                continue
+            if len(row) not in (2, 3):
+                job.bad(start, f"expected 2 or 3 fields (class, text), found {len(row)}")
+                continue
+            parts = (part.replace("\\n", "\n").strip() for part in row[1:])
+            job.add(start, " ".join(part for part in parts if part), row[0])
+
+
+def _numbered_lines(job: _Job) -> Iterator[tuple[int, str]]:
+    """Non-blank decoded lines with their numbers, for the line-per-row formats (bad lines skipped)."""
+    with _open_binary(job.path) as (stream, _):
+        for number, line in enumerate(job.lines(stream), 1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            if job.last_bad_line == number:
+                job.bad(number, "undecodable bytes")
+                continue
+            yield number, line
+
+
+def _read_jsonl(job: _Job) -> None:
+    """One JSON object per line; fields named like csv columns. Blank lines are ignored."""
+    text_key = label_key = None
+    for number, line in _numbered_lines(job):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            job.bad(number, f"bad JSON ({exc.msg} at column {exc.colno})")
+            continue
+        if not isinstance(record, dict):
+            job.bad(number, f"expected a JSON object, found {type(record).__name__}")
+            continue
+        if text_key is None or label_key is None:
+            fields = list(record)
+            text_key = fields[_find_column(job, fields, job.text_column, TEXT_COLUMNS, "text")]
+            label_key = fields[_find_column(job, fields, job.label_column, LABEL_COLUMNS, "label")]
+        text, label = record.get(text_key), record.get(label_key)
+        if not isinstance(text, str):
+            job.bad(number, f"field {text_key!r} is missing or not a string")
+        elif isinstance(label, bool) or not isinstance(label, (str, int, float)):
+            job.bad(number, f"field {label_key!r} is missing or not a string or number")
+        else:
+            job.add(number, text, str(label))
+
+
+def _read_fasttext(job: _Job) -> None:
+    """fastText lines, ``__label__X text``: as in fastText, any ``__label__`` token is a label; first wins."""
+    for number, line in _numbered_lines(job):
+        tokens = line.split()
+        labels = [t[len(_FASTTEXT_PREFIX) :] for t in tokens if t.startswith(_FASTTEXT_PREFIX)]
+        if not labels:
+            job.bad(number, f"no {_FASTTEXT_PREFIX} label")
+            continue
+        job.add(number, " ".join(t for t in tokens if not t.startswith(_FASTTEXT_PREFIX)), labels[0])
+
+
+def _read_tabbed(job: _Job) -> None:
+    """Headerless ``text<TAB>label`` lines (UCI sentiment sentences).
+
+    Split on the last TAB and do no quote processing: the UCI imdb file has unbalanced ``"``.
+    """
+    for number, line in _numbered_lines(job):
+        text, tab, label = line.rpartition("\t")
+        if not tab:
+            job.bad(number, "no TAB before the label")
+            continue
+        job.add(number, text.strip(), label)
+
+
+def _read_lines(job: _Job) -> None:
+    """One text per line, labeled by the file suffix (``sentiment.dev.0`` -> ``0``, ``x.neg`` -> ``neg``)."""
+    with _user_errors(job.path):
+        label = _suffix(_inner_name(job.path))[1:]
+    if not label:
+        raise located(job.path, None, "the lines format needs a file suffix to use as the label")
+    for number, line in _numbered_lines(job):
+        job.add(number, line.strip(), label)
+
+
+_IMDB_SPLITS = ("train", "test")
+_IMDB_LABELS = ("neg", "pos")
+
+
+def _imdb_key(split: str, label: str, name: str) -> tuple[int, str, int, str]:
+    """Sort key: split (train first), label, numeric review id (file names are ``<id>_<stars>.txt``)."""
+    head = name.split("_", 1)[0]
+    return (_IMDB_SPLITS.index(split), label, int(head) if head.isdigit() else -1, name)
+
+
+def _read_aclimdb(job: _Job) -> None:
+    """The aclImdb layout, ``{train,test}/{pos,neg}/<id>_<stars>.txt``, as a directory or a tarball.
+
+    The tarball is read in one sequential pass (stream mode), never extracted. ``train/unsup`` has no
+    labels and is ignored. Rows are sorted by split, label and id so every read gives the same order.
+    """
+    found: list[tuple[tuple[int, str, int, str], str, str, str]] = []
+
+    def take(parts: Sequence[str], data: bytes, where: str) -> None:
+        split, label, name = parts[-3], parts[-2], parts[-1]
+        if split not in _IMDB_SPLITS or label not in _IMDB_LABELS or not name.endswith(".txt"):
+            return
+        try:
+            text = data.decode(job.encoding)
+        except UnicodeDecodeError as exc:
+            job.bad(None, f"{where}: cannot decode byte 0x{data[exc.start]:02x} as {job.encoding}")
+            return
+        found.append((_imdb_key(split, label, name), text.strip(), label, split))
+
+    if job.path.is_dir():
+        root = job.path / "aclImdb" if (job.path / "aclImdb").is_dir() else job.path
+        for split in _IMDB_SPLITS:
+            for label in _IMDB_LABELS:
+                for file in (root / split / label).glob("*.txt"):
+                    take((split, label, file.name), file.read_bytes(), str(file.relative_to(job.path)))
+    else:
+        with tarfile.open(job.path, mode="r|*") as archive:
+            for member in archive:
+                parts = PurePosixPath(member.name).parts
+                if member.isfile() and len(parts) >= 3 and parts[-2] in _IMDB_LABELS:
+                    stream = archive.extractfile(member)
+                    if stream is not None:
+                        take(parts, stream.read(), member.name)
+    found.sort(key=lambda item: item[0])
+    job.has_splits = True
+    for _, text, label, split in found:
+        job.add(None, text, label, split)
+
+
+_READERS: dict[str, Callable[[_Job], None]] = {
+    "csv": _read_csv,
+    "tsv": partial(_read_csv, delimiter="\t"),
+    "book": partial(_read_csv, need_split=True),
+    "zhang": _read_zhang,
+    "jsonl": _read_jsonl,
+    "fasttext": _read_fasttext,
+    "tabbed": _read_tabbed,
+    "aclimdb": _read_aclimdb,
+    "lines": _read_lines,
+}
+
+
+def read_labeled(
+    path: str | Path,
+    *,
+    format: str | None = None,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    label_map: dict[str, str] | None = None,
+    encoding: str = "utf-8",
+    on_error: str = "raise",
+) -> LabeledData:
+    """Read one labeled file (or aclImdb directory) in the given or detected format.
+
+    ``text_column``/``label_column`` apply to csv, tsv, book and jsonl and are ignored by the formats whose
+    layout fixes them. ``on_error="skip"`` skips and counts bad rows instead of raising on the first one.
+    """
+    path = Path(path)
+    if on_error not in ("raise", "skip"):
+        raise ReviewclfError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ReviewclfError(f"unknown encoding {encoding!r}") from None
+    fmt = (format or detect_format(path)).lower()
+    if fmt not in _READERS:
+        raise ReviewclfError(f"unknown format {format!r}; the formats are: {', '.join(FORMATS)}")
+    job = _Job(path, text_column, label_column, label_map, encoding, on_error)
+    with _user_errors(path):
+        _READERS[fmt](job)
+    if not job.texts:
+        notes = [f"{job.dropped} dropped by the label map"] if job.dropped else []
+        notes += [f"{job.skipped} bad rows skipped"] if job.skipped else []
+        raise located(path, None, "no labeled rows" + (f" ({', '.join(notes)})" if notes else ""))
+    return job.result()
+
+
+def read_many(paths: Sequence[str | Path], **kwargs: Any) -> LabeledData:
+    """Read several files with the same options and concatenate them in order.
+
+    ``splits`` is kept only when every file defines one; otherwise a split would be missing for some rows.
+    """
+    if not paths:
+        raise ReviewclfError("no input files given")
+    parts = [read_labeled(p, **kwargs) for p in paths]
+    splits = None
+    if all(part.splits is not None for part in parts):
+        splits = [s for part in parts for s in part.splits or []]
+    return LabeledData(
+        texts=[t for part in parts for t in part.texts],
+        labels=[label for part in parts for label in part.labels],
+        splits=splits,
+        dropped=sum(part.dropped for part in parts),
+        skipped=sum(part.skipped for part in parts),
+    )

@@ -1,0 +1,1 @@
+"""Training: data splits, tokenizer fitting, models, the loop and the run directory. Needs torch."""

@@ -1,0 +1,70 @@
+"""Every training option in one dataclass: the CLI fills it, the run directory records it resolved."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass
+class TrainConfig:
+    # data
+    data: list[str] = field(default_factory=list)  # empty: the embedded UCI demo sentences
+    format: str | None = None
+    text_column: str | None = None
+    label_column: str | None = None
+    label_map: str | None = None
+    encoding: str = "utf-8"
+    on_error: str = "raise"
+    test_data: list[str] = field(default_factory=list)
+    # splits
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    folds: int = 0
+    seed: int = 1337
+    # tokenizer
+    min_freq: int = 2
+    max_vocab: int | None = None
+    max_length: int = 512
+    # model
+    model: str = "perceptron"
+    hidden: int = 128
+    activation: str = "relu"
+    dropout: float = 0.0
+    dim: int = 64
+    ngrams: int = 2
+    buckets: int = 1 << 20
+    nb_init: bool = True
+    # optimisation
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    batch_size: int = 128
+    epochs: int = 20
+    patience: int = 5
+    lr_patience: int = 1
+    lr_factor: float = 0.5
+    weight_decay: float = 0.0
+    l1: float = 0.0
+    word_dropout: float = 0.0
+    # execution
+    device: str = "auto"
+    bf16: bool = False
+    compile: bool = False
+    out: str = "run"
+
+    def model_hparams(self) -> dict[str, Any]:
+        """The hyper-parameters that ``build_model`` needs for this model kind."""
+        if self.model == "mlp":
+            return {"hidden": self.hidden, "activation": self.activation, "dropout": self.dropout}
+        if self.model == "ngram":
+            return {"dim": self.dim, "ngrams": self.ngrams, "buckets": self.buckets, "dropout": self.dropout}
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})

@@ -1,0 +1,214 @@
+"""The supervised training loop: the lesson's five steps per batch, validation each epoch, early stopping.
+
+The data arrives already tokenized as tensors on the training device; a batch is an index into them,
+trimmed to its longest row, so nothing is re-vectorized in Python per batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..runtime.encoding import pad_rows
+from ..runtime.errors import ReviewclfError
+from .augment import word_dropout
+from .config import TrainConfig
+from .models import Classifier
+from .stopping import BestCheckpoint, EarlyStopping
+
+
+@dataclass
+class EncodedSet:
+    """Token ids, row lengths and label indices of one split, on one device."""
+
+    ids: torch.Tensor
+    lengths: torch.Tensor
+    targets: torch.Tensor
+
+    @classmethod
+    def build(cls, rows: list[list[int]], targets: np.ndarray, device: torch.device) -> EncodedSet:
+        lengths = torch.tensor([len(r) for r in rows], dtype=torch.int64)
+        return cls(
+            ids=torch.from_numpy(pad_rows(rows)).to(device),
+            lengths=lengths.to(device),
+            targets=torch.as_tensor(targets, dtype=torch.int64).to(device),
+        )
+
+    def __len__(self) -> int:
+        return int(self.targets.shape[0])
+
+    def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(int(self.lengths[index].max()), 1)
+        return self.ids[index, :width], self.targets[index]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ReviewclfError("--device cuda was asked for but no CUDA GPU is available")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ReviewclfError("--device mps was asked for but MPS is not available")
+    if name not in ("cpu", "cuda", "mps"):
+        raise ReviewclfError(f"unknown device {name!r}; use auto, cpu, cuda or mps")
+    return torch.device(name)
+
+
+def loss_fn(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """BCE-with-logits on one output (the book's binary head), cross-entropy on several."""
+    logits = logits.float()
+    if logits.shape[1] == 1:
+        return F.binary_cross_entropy_with_logits(logits[:, 0], targets.float())
+    return F.cross_entropy(logits, targets)
+
+
+def predicted_index(logits: torch.Tensor) -> torch.Tensor:
+    if logits.shape[1] == 1:
+        return (logits[:, 0] >= 0).long()
+    return logits.argmax(dim=1)
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """Adam or SGD with momentum; ``weight_decay`` is the L2 penalty of the lesson."""
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    raise ReviewclfError(f"unknown optimizer {config.optimizer!r}; use adam or sgd")
+
+
+def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
+    if bf16 and device.type in ("cuda", "cpu"):
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def evaluate_logits(model: Classifier, data: EncodedSet, batch_size: int, bf16: bool = False) -> torch.Tensor:
+    """Logits of every row, in order, in evaluation mode (dropout off)."""
+    model.eval()
+    device = data.ids.device
+    chunks = []
+    for start in range(0, len(data), batch_size):
+        index = torch.arange(start, min(start + batch_size, len(data)), device=device)
+        ids, _ = data.batch(index)
+        with autocast(device, bf16):
+            chunks.append(model(ids).float())
+    return torch.cat(chunks) if chunks else torch.zeros((0, getattr(model, "n_outputs", 1)), device=device)
+
+
+def loss_and_accuracy(model: Classifier, data: EncodedSet, batch_size: int, bf16: bool) -> tuple[float, float]:
+    logits = evaluate_logits(model, data, batch_size, bf16)
+    loss = float(loss_fn(logits, data.targets))
+    accuracy = float((predicted_index(logits) == data.targets).float().mean())
+    return loss, accuracy
+
+
+def _progress(length: int, label: str) -> Any:
+    """A per-epoch progress bar on stderr when it is a terminal; silent otherwise (logs, CI)."""
+    if sys.stderr.isatty():
+        return click.progressbar(length=length, label=label, file=sys.stderr)
+    return contextlib.nullcontext(None)
+
+
+@dataclass
+class TrainResult:
+    history: list[dict[str, float]]
+    best_epoch: int | None
+    stopped_by: str  # "epochs", "early-stopping" or "interrupted"
+
+
+def train_model(
+    model: Classifier,
+    train: EncodedSet,
+    val: EncodedSet,
+    config: TrainConfig,
+    log: Callable[[str], None] = print,
+) -> TrainResult:
+    """Fit ``model`` in place and leave it holding the weights of the epoch with the best validation loss."""
+    device = train.ids.device
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    optimizer = make_optimizer(model, config)
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience
+    )
+    stopper = EarlyStopping(config.patience)
+    best = BestCheckpoint()
+    step = torch.compile(model) if config.compile else model
+    history: list[dict[str, float]] = []
+    stopped_by = "epochs"
+    n_batches = math.ceil(len(train) / config.batch_size)
+    try:
+        for epoch in range(1, config.epochs + 1):
+            started = time.perf_counter()
+            model.train()
+            order = torch.randperm(len(train), generator=generator, device=device)
+            total_loss = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device)
+            with _progress(n_batches, f"epoch {epoch}") as bar:
+                for b in range(n_batches):
+                    ids, targets = train.batch(order[b * config.batch_size : (b + 1) * config.batch_size])
+                    ids = word_dropout(ids, config.word_dropout, generator)
+                    # the five steps: zero the gradients, forward, loss, backward, optimizer step
+                    optimizer.zero_grad(set_to_none=True)
+                    with autocast(device, config.bf16):
+                        logits = step(ids)
+                    loss = loss_fn(logits, targets)
+                    if config.l1 > 0:
+                        loss = loss + config.l1 * model.first_layer_weight().abs().sum()
+                    loss.backward()
+                    optimizer.step()
+                    total_loss += loss.detach() * len(targets)
+                    correct += (predicted_index(logits.detach()) == targets).sum()
+                    if bar is not None:
+                        bar.update(1)
+            train_loss = float(total_loss) / len(train)
+            if not math.isfinite(train_loss):
+                raise ReviewclfError(
+                    f"training diverged: the loss became {train_loss} in epoch {epoch}; lower --lr"
+                )
+            val_loss, val_acc = loss_and_accuracy(model, val, config.batch_size * 4, config.bf16)
+            if stopper.step(val_loss):
+                best.save(model, epoch)
+            scheduler.step(val_loss)
+            record = {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "train_acc": float(correct) / len(train),
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+                "lr": optimizer.param_groups[0]["lr"],
+                "seconds": time.perf_counter() - started,
+            }
+            history.append(record)
+            log(
+                f"epoch {epoch:3d}  train loss {train_loss:.4f} acc {record['train_acc']:.4f}  "
+                f"val loss {val_loss:.4f} acc {val_acc:.4f}  lr {record['lr']:.2e}  {record['seconds']:.1f}s"
+            )
+            if stopper.should_stop:
+                stopped_by = "early-stopping"
+                log(f"early stopping: no val-loss improvement for {config.patience} epochs")
+                break
+    except KeyboardInterrupt:
+        stopped_by = "interrupted"
+        log("interrupted: keeping the best checkpoint so far")
+    if best.state is None:  # interrupted before the first validation: keep what there is
+        best.save(model, 0)
+    best.restore(model)
+    return TrainResult(history=history, best_epoch=best.epoch, stopped_by=stopped_by)

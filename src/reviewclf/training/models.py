@@ -1,0 +1,177 @@
+"""The classifiers. Every model maps int64 ids ``[batch, seq]`` (0 = padding) to logits, so every model
+exports with the same input signature and the runtime never needs to know which one it serves.
+
+* ``perceptron``: the book's single linear layer over the collapsed one-hot (multi-hot) bag of words.
+* ``mlp``: the same multi-hot input, one hidden layer with a chosen non-linearity, dropout, an output layer.
+* ``ngram``: fastText's design, word + hashed bigram (+ trigram) embeddings, masked mean pooling, and a
+  linear layer, plus a naive-Bayes-weighted multi-hot linear term over the same n-grams (NBSVM).
+
+Binary problems have one output logit (sigmoid + BCE, as in the book); more labels have one logit each.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+MODEL_KINDS = ("perceptron", "mlp", "ngram")
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+
+def unique_mask(sorted_ids: torch.Tensor) -> torch.Tensor:
+    """True at the first occurrence of each non-padding id in rows sorted ascending.
+
+    Compares each id with its left neighbour through ``roll`` rather than two ``seq - 1`` slices: the
+    slices make torch.export specialise on ``seq != 2``.
+    """
+    first_column = torch.arange(sorted_ids.shape[1], device=sorted_ids.device) == 0
+    changed = sorted_ids != torch.roll(sorted_ids, 1, dims=1)
+    return (changed | first_column) & (sorted_ids != 0)
+
+
+class MultiHotLinear(nn.Module):
+    """``Linear(vocab, out)`` applied to the 0/1 presence vector of the ids, without building that vector.
+
+    Summing the weight rows of the distinct ids is exactly the matrix product with the collapsed one-hot
+    vector the book builds in Python, but costs O(seq) instead of O(vocab) and exports to ONNX as a sort
+    and a gather.
+    """
+
+    def __init__(self, vocab_size: int, out_features: int):
+        super().__init__()
+        bound = 1.0 / math.sqrt(vocab_size)
+        self.weight = nn.Parameter(torch.empty(vocab_size, out_features).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        sorted_ids, _ = torch.sort(ids, dim=1)
+        keep = unique_mask(sorted_ids).unsqueeze(-1).to(self.weight.dtype)
+        return (F.embedding(sorted_ids, self.weight) * keep).sum(dim=1) + self.bias
+
+
+class Classifier(nn.Module):
+    """Common head: logits -> probabilities over the labels (two columns for the binary sigmoid).
+
+    Subclasses set ``self.n_outputs`` (1 for a binary sigmoid head). No class-level annotations: TorchScript
+    cannot resolve the string annotations ``from __future__ import annotations`` makes.
+    """
+
+    def probabilities(self, ids: torch.Tensor) -> torch.Tensor:
+        logits = self(ids).float()
+        if self.n_outputs == 1:
+            positive = torch.sigmoid(logits)
+            return torch.cat([1.0 - positive, positive], dim=1)
+        return torch.softmax(logits, dim=1)
+
+    def first_layer_weight(self) -> torch.Tensor:
+        """The weights L1 regularization pulls to zero (the input layer: one row per word)."""
+        raise NotImplementedError
+
+
+class Perceptron(Classifier):
+    def __init__(self, vocab_size: int, n_outputs: int):
+        super().__init__()
+        self.n_outputs = n_outputs
+        self.fc = MultiHotLinear(vocab_size, n_outputs)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.fc(ids)
+
+    def first_layer_weight(self) -> torch.Tensor:
+        return self.fc.weight
+
+
+class MLP(Classifier):
+    def __init__(self, vocab_size: int, n_outputs: int, hidden: int = 128, activation: str = "relu",
+                 dropout: float = 0.0):
+        super().__init__()
+        self.n_outputs = n_outputs
+        self.fc1 = MultiHotLinear(vocab_size, hidden)
+        self.activation = ACTIVATIONS[activation]()
+        self.dropout = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(hidden, n_outputs)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.dropout(self.activation(self.fc1(ids))))
+
+    def first_layer_weight(self) -> torch.Tensor:
+        return self.fc1.weight
+
+
+def hashed_ngrams(ids: torch.Tensor, n: int, buckets: int, offset: int) -> torch.Tensor:
+    """Ids of the word n-grams starting at each position, hashed into ``[offset, offset + buckets)``; 0 where
+    the n-gram runs into padding. Same shape as ``ids`` (the row is right-padded with ``n - 1`` zeros, so no
+    shape depends on ``seq - n + 1``, which torch.export would have to specialise). Computed in int64 inside
+    the model, so ONNX Runtime reproduces it exactly."""
+    seq = ids.shape[1]
+    padded = torch.cat([ids, torch.zeros_like(ids[:, :1]).expand(-1, n - 1)], dim=1)
+    h = ids
+    valid = ids != 0
+    for k in range(1, n):
+        nxt = padded[:, k : k + seq]
+        # a literal, not a module constant: TorchScript cannot close over globals. h < buckets < 2**31 and
+        # the multiplier < 2**20, so the product stays inside int64.
+        h = (h * 1_000_003 + nxt) % buckets
+        valid = valid & (nxt != 0)
+    return torch.where(valid, h + offset, torch.zeros_like(h))
+
+
+class NGram(Classifier):
+    """fastText-style bag of n-grams with an NBSVM-style sparse linear term.
+
+    ``embedding`` rows: [0, vocab) words, then ``buckets`` rows per n-gram order. The dense path is the
+    masked mean of the embeddings; the sparse path is a multi-hot linear layer over the same ids, whose
+    weights can be initialised from naive-Bayes log-count ratios (``init_from_nb``).
+    """
+
+    def __init__(self, vocab_size: int, n_outputs: int, dim: int = 64, ngrams: int = 2,
+                 buckets: int = 1 << 20, dropout: float = 0.2):
+        super().__init__()
+        self.n_outputs = n_outputs
+        self.vocab_size = vocab_size
+        self.ngrams = ngrams
+        self.buckets = buckets
+        self.n_rows = vocab_size + buckets * (ngrams - 1)
+        self.embedding = nn.Embedding(self.n_rows, dim, padding_idx=0)
+        nn.init.uniform_(self.embedding.weight, -1.0 / dim, 1.0 / dim)
+        with torch.no_grad():
+            self.embedding.weight[0].zero_()
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(dim, n_outputs)
+        self.sparse = MultiHotLinear(self.n_rows, n_outputs)
+        with torch.no_grad():
+            self.sparse.weight.zero_()
+            self.sparse.bias.zero_()
+
+    def all_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        parts = [ids]
+        for n in range(2, self.ngrams + 1):
+            parts.append(hashed_ngrams(ids, n, self.buckets, self.vocab_size + self.buckets * (n - 2)))
+        return torch.cat(parts, dim=1)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        grams = self.all_ids(ids)
+        mask = (grams != 0).unsqueeze(-1).to(self.embedding.weight.dtype)
+        summed = (self.embedding(grams) * mask).sum(dim=1)
+        mean = summed / mask.sum(dim=1).clamp(min=1.0)
+        return self.fc(self.dropout(mean)) + self.sparse(grams)
+
+    def first_layer_weight(self) -> torch.Tensor:
+        return self.sparse.weight
+
+
+def build_model(kind: str, vocab_size: int, n_outputs: int, hparams: dict[str, Any]) -> Classifier:
+    """Build a model from the hyper-parameters stored in a run directory or a bundle manifest."""
+    if kind == "perceptron":
+        return Perceptron(vocab_size, n_outputs)
+    if kind == "mlp":
+        return MLP(vocab_size, n_outputs, hidden=hparams["hidden"], activation=hparams["activation"],
+                   dropout=hparams["dropout"])
+    if kind == "ngram":
+        return NGram(vocab_size, n_outputs, dim=hparams["dim"], ngrams=hparams["ngrams"],
+                     buckets=hparams["buckets"], dropout=hparams["dropout"])
+    raise ValueError(f"unknown model kind {kind!r}; choose one of {', '.join(MODEL_KINDS)}")

@@ -1,0 +1,232 @@
+"""One training run, from review files to a run directory: read, split, fit the tokenizer, encode once,
+train, evaluate, write. ``reviewclf train`` is a thin wrapper around ``train_run``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..runtime.errors import ReviewclfError
+from ..runtime.metrics import classification_report
+from ..runtime.readers import LabeledData, parse_label_map, read_many
+from .config import TrainConfig
+from .loop import EncodedSet, evaluate_logits, resolve_device, train_model
+from .models import Classifier, Perceptron, build_model
+from .nb import init_from_naive_bayes
+from .splits import carve_validation, predefined_split, stratified_folds, stratified_split
+from .vocabulary import fit_encoder
+
+DEMO_LABEL_MAP = "0=negative,1=positive"
+HELDOUT_SAMPLE = 256  # held-out texts kept in the run for the equivalence check at export
+
+RUN_CONFIG = "config.json"
+RUN_MODEL = "model.json"
+RUN_TOKENIZER = "tokenizer.json"
+RUN_CHECKPOINT = "checkpoint.pt"
+RUN_METRICS = "metrics.json"
+RUN_HISTORY = "history.csv"
+RUN_HELDOUT = "heldout.json"
+
+
+def demo_paths() -> list[str]:
+    """The embedded UCI sentiment sentences (Kotzias et al. 2015, CC BY 4.0)."""
+    folder = resources.files("reviewclf") / "demo_data"
+    return sorted(str(p) for p in folder.iterdir() if p.name.endswith("_labelled.txt"))
+
+
+def load_data(config: TrainConfig, log: Callable[[str], None]) -> tuple[LabeledData, LabeledData | None]:
+    """The training data (the demo sentences when no file is given) and the optional separate test set."""
+    label_map = parse_label_map(config.label_map) if config.label_map else None
+    options = dict(format=config.format, text_column=config.text_column, label_column=config.label_column,
+                   label_map=label_map, encoding=config.encoding, on_error=config.on_error)
+    if not config.data:
+        config.data = demo_paths()
+        options.update(format="tabbed", label_map=parse_label_map(config.label_map or DEMO_LABEL_MAP))
+        log(f"no data given: training on the embedded demo set ({len(config.data)} files, UCI sentences)")
+    data = read_many(config.data, **options)
+    test = read_many(config.test_data, **options) if config.test_data else None
+    for name, part in (("data", data), ("test data", test)):
+        if part is not None and (part.dropped or part.skipped):
+            log(f"{name}: {len(part.texts)} rows kept, {part.dropped} dropped by --label-map, "
+                f"{part.skipped} bad rows skipped")
+    return data, test
+
+
+def split_rows(data: LabeledData, config: TrainConfig, has_test_file: bool) -> dict[str, np.ndarray]:
+    """Honour a split the file defines; otherwise a stratified split. A separate test file replaces test."""
+    if data.splits is not None:
+        parts = predefined_split(data.splits)
+        if len(parts["val"]) == 0:
+            parts["train"], parts["val"] = carve_validation(data.labels, parts["train"], config.val_fraction,
+                                                            config.seed)
+    else:
+        test_fraction = 0.0 if has_test_file else config.test_fraction
+        parts = stratified_split(data.labels, config.val_fraction, test_fraction, config.seed)
+    if has_test_file:
+        parts["test"] = np.zeros(0, dtype=np.int64)
+    return parts
+
+
+@dataclass
+class RunOutcome:
+    model: Classifier
+    labels: list[str]
+    metrics: dict[str, Any]
+    history: list[dict[str, float]]
+    model_info: dict[str, Any]
+    heldout: dict[str, list[str]]
+    tokenizer_json: str
+
+
+def fit_once(
+    config: TrainConfig,
+    train_texts: list[str], train_labels: list[str],
+    val_texts: list[str], val_labels: list[str],
+    test_texts: list[str], test_labels: list[str],
+    log: Callable[[str], None],
+) -> RunOutcome:
+    """Fit the tokenizer on the training texts, train one model, and evaluate it on val and test."""
+    torch.manual_seed(config.seed)
+    labels = sorted(set(train_labels))
+    if len(labels) < 2:
+        raise ReviewclfError(f"need at least two labels in the training data, found {labels}")
+    unseen = sorted((set(val_labels) | set(test_labels)) - set(labels))
+    if unseen:
+        raise ReviewclfError(f"labels in val/test never seen in training: {', '.join(unseen)}")
+    index = {label: i for i, label in enumerate(labels)}
+    device = resolve_device(config.device)
+    encoder = fit_encoder(train_texts, config.min_freq, config.max_length, config.max_vocab)
+    log(f"vocabulary: {encoder.vocab_size} tokens (min freq {config.min_freq}); device: {device}")
+
+    def encoded(texts: list[str], names: list[str]) -> EncodedSet:
+        targets = np.array([index[n] for n in names], dtype=np.int64)
+        return EncodedSet.build(encoder.encode_ragged(texts), targets, device)
+
+    train, val, test = (encoded(train_texts, train_labels), encoded(val_texts, val_labels),
+                        encoded(test_texts, test_labels))
+    n_outputs = 1 if len(labels) == 2 else len(labels)
+    hparams = config.model_hparams()
+    model = build_model(config.model, encoder.vocab_size, n_outputs, hparams).to(device)
+    if config.model == "ngram" and config.nb_init:
+        init_from_naive_bayes(model, train)
+    result = train_model(model, train, val, config, log)
+    metrics: dict[str, Any] = {"best_epoch": result.best_epoch, "stopped_by": result.stopped_by,
+                               "epochs_run": len(result.history)}
+    for name, part in (("val", val), ("test", test)):
+        if len(part):
+            logits = evaluate_logits(model, part, config.batch_size * 4, config.bf16)
+            chosen = (logits[:, 0] >= 0).long() if n_outputs == 1 else logits.argmax(dim=1)
+            metrics[name] = classification_report(part.targets.cpu().numpy(), chosen.cpu().numpy(), labels)
+    if result.history:
+        metrics["seconds_per_epoch"] = float(np.mean([h["seconds"] for h in result.history]))
+    model_info = {"kind": config.model, "hyperparameters": hparams, "labels": labels,
+                  "vocab_size": encoder.vocab_size, "n_outputs": n_outputs, "max_length": config.max_length,
+                  "device": str(device), "torch": torch.__version__}
+    sample = test_texts or val_texts
+    heldout = {"texts": list(sample[:HELDOUT_SAMPLE])}
+    return RunOutcome(model=model.cpu().eval(), labels=labels, metrics=metrics, history=result.history,
+                      model_info=model_info, heldout=heldout, tokenizer_json=encoder.to_str())
+
+
+def cross_validate(config: TrainConfig, data: LabeledData, log: Callable[[str], None]) -> dict[str, Any]:
+    """K-fold cross-validation: each fold is the test set once; mean and spread of the test metrics."""
+    folds = stratified_folds(data.labels, config.folds, config.seed)
+    scores: dict[str, list[float]] = {"accuracy": [], "macro_f1": []}
+    for k, test_rows in enumerate(folds, start=1):
+        rest = np.setdiff1d(np.arange(len(data.texts)), test_rows)
+        train_rows, val_rows = carve_validation(data.labels, rest, config.val_fraction, config.seed)
+        log(f"fold {k}/{config.folds}")
+        pick = lambda rows, seq: [seq[i] for i in rows]  # noqa: E731
+        outcome = fit_once(config, pick(train_rows, data.texts), pick(train_rows, data.labels),
+                           pick(val_rows, data.texts), pick(val_rows, data.labels),
+                           pick(test_rows, data.texts), pick(test_rows, data.labels), lambda _: None)
+        for name in scores:
+            scores[name].append(outcome.metrics["test"][name])
+        log(f"fold {k}: test accuracy {scores['accuracy'][-1]:.4f}")
+    return {"folds": config.folds,
+            **{f"{name}_{stat}": float(fn(values)) for name, values in scores.items()
+               for stat, fn in (("mean", np.mean), ("std", np.std))},
+            "per_fold": scores}
+
+
+def top_words(model: Classifier, tokenizer_json: str, labels: list[str], k: int = 10) -> dict[str, list[str]]:
+    """The perceptron's most positive and most negative words per output (the book's interpretability step)."""
+    if not isinstance(model, Perceptron):
+        return {}
+    vocab = json.loads(tokenizer_json)["model"]["vocab"]
+    words = [""] * len(vocab)
+    for word, i in vocab.items():
+        words[i] = word
+    weight = model.fc.weight.detach().cpu()
+    result = {}
+    columns = [("positive for " + labels[1], weight[:, 0]), ("negative for " + labels[1], -weight[:, 0])] \
+        if weight.shape[1] == 1 else [(label, weight[:, i]) for i, label in enumerate(labels)]
+    for name, column in columns:
+        column = column.clone()
+        column[:2] = -float("inf")  # [PAD], [UNK]
+        result[name] = [words[i] for i in torch.topk(column, k).indices.tolist()]
+    return result
+
+
+def write_run(out: Path, config: TrainConfig, outcome: RunOutcome, force: bool) -> None:
+    """Write the run directory atomically: into a temporary sibling, renamed into place at the end."""
+    if out.exists() and any(out.iterdir()) and not force:
+        raise ReviewclfError(f"{out} already exists; pass --force to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (tmp / RUN_CONFIG).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+        (tmp / RUN_MODEL).write_text(json.dumps(outcome.model_info, indent=2) + "\n")
+        (tmp / RUN_TOKENIZER).write_text(outcome.tokenizer_json)
+        torch.save(outcome.model.state_dict(), tmp / RUN_CHECKPOINT)
+        (tmp / RUN_METRICS).write_text(json.dumps(outcome.metrics, indent=2) + "\n")
+        (tmp / RUN_HELDOUT).write_text(json.dumps(outcome.heldout, ensure_ascii=False) + "\n")
+        with open(tmp / RUN_HISTORY, "w", newline="") as handle:
+            fields = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
+            writer = csv.DictWriter(handle, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(outcome.history)
+        from .plots import plot_confusion, plot_curves
+
+        plot_curves(outcome.history, tmp / "curves.png")
+        if "test" in outcome.metrics or "val" in outcome.metrics:
+            report = outcome.metrics.get("test") or outcome.metrics["val"]
+            plot_confusion(report, tmp / "confusion.png")
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def train_run(config: TrainConfig, log: Callable[[str], None] = print, force: bool = False) -> RunOutcome:
+    """Everything ``reviewclf train`` does, returning what it wrote."""
+    out = Path(config.out)
+    if out.exists() and any(out.iterdir()) and not force:
+        raise ReviewclfError(f"{out} already exists; pass --force to replace it")
+    data, test_data = load_data(config, log)
+    cv = cross_validate(config, data, log) if config.folds else None
+    parts = split_rows(data, config, test_data is not None)
+    pick = lambda name, seq: [seq[i] for i in parts[name]]  # noqa: E731
+    test_texts = test_data.texts if test_data else pick("test", data.texts)
+    test_labels = test_data.labels if test_data else pick("test", data.labels)
+    log(f"rows: train {len(parts['train'])}, val {len(parts['val'])}, test {len(test_texts)}")
+    outcome = fit_once(config, pick("train", data.texts), pick("train", data.labels),
+                       pick("val", data.texts), pick("val", data.labels), test_texts, test_labels, log)
+    outcome.metrics["rows"] = {"train": len(parts["train"]), "val": len(parts["val"]), "test": len(test_texts)}
+    if cv:
+        outcome.metrics["cross_validation"] = cv
+    outcome.metrics["top_words"] = top_words(outcome.model, outcome.tokenizer_json, outcome.labels)
+    write_run(out, config, outcome, force)
+    return outcome

@@ -1,0 +1,39 @@
+"""Fit the WordLevel tokenizer on the training split; the whole text pipeline is saved in tokenizer.json."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+from ..runtime.encoding import PAD_TOKEN, UNK_TOKEN, TextEncoder
+
+# HTML line breaks (IMDB's "<br /><br />") become spaces before anything else sees the text.
+HTML_BREAK = r"<\s*br\s*/?\s*>"
+
+
+def new_tokenizer() -> Tokenizer:
+    """The normalizer and pre-tokenizer every model uses (NFKC folds compatibility forms, then lowercase;
+    ``Whitespace`` splits words from punctuation: ``\\w+|[^\\w\\s]+``)."""
+    tokenizer = Tokenizer(models.WordLevel(unk_token=UNK_TOKEN))
+    tokenizer.normalizer = normalizers.Sequence(
+        [normalizers.Replace(Regex(HTML_BREAK), " "), normalizers.NFKC(), normalizers.Lowercase()]
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    return tokenizer
+
+
+def fit_encoder(
+    texts: Sequence[str], min_freq: int, max_length: int, max_vocab: int | None = None
+) -> TextEncoder:
+    """A tokenizer whose vocabulary is the words seen ``min_freq`` times in ``texts`` (the training split)."""
+    tokenizer = new_tokenizer()
+    trainer = trainers.WordLevelTrainer(
+        min_frequency=max(min_freq, 1),
+        vocab_size=max_vocab if max_vocab else 1 << 30,
+        special_tokens=[PAD_TOKEN, UNK_TOKEN],
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    tokenizer.enable_truncation(max_length=max_length)
+    return TextEncoder(tokenizer)
