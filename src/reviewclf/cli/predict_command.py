@@ -1,3 +1,230 @@
-"""``reviewclf predict`` and ``evaluate`` (placeholder until the runtime CLI lands)."""
+"""``reviewclf predict`` and ``evaluate``: score files with a bundle, and measure a bundle on labeled data.
 
-COMMANDS: list = []
+Both run on the runtime alone (ONNX Runtime, tokenizers, numpy): nothing here imports torch unless
+``--backend torchscript`` asks for it, so an operator's install without the ``[train]`` extra serves
+predictions, and ``reviewclf predict`` starts in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections import deque
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+import numpy as np
+
+from ..runtime.errors import ReviewclfError
+from ..runtime.textio import INPUT_FORMATS, OUTPUT_FORMATS, InputReader, Row
+from .options import data_options
+
+BACKENDS = ("onnxruntime", "torchscript")
+TORCH_HINT = "the torchscript backend needs torch: pip install 'reviewclf[train]'"
+
+
+def load_predictor(bundle: str, *, int8: bool, threads: int | None, backend: str = "onnxruntime") -> Any:
+    """A ``Predictor`` for the chosen backend; TorchScript reuses the runtime's tokenizer and batching."""
+    from ..runtime.predictor import Predictor
+
+    if backend == "torchscript" and int8:
+        raise ReviewclfError("--int8 applies to the onnxruntime backend only (TorchScript is float32)")
+    predictor = Predictor.load(bundle, int8=int8, threads=threads)
+    if backend == "onnxruntime":
+        return predictor
+    return _torchscript_predictor(predictor, threads)
+
+
+def _torchscript_predictor(predictor: Any, threads: int | None) -> Any:
+    """The bundle's ``model.torchscript.pt`` behind the ``Predictor`` interface (same windows, same checks).
+
+    Only ``proba_from_ids`` changes, so tokenization, length-sorted batching and input order are exactly
+    the ONNX path's, and all output code is shared.
+    """
+    from ..runtime.bundle import TORCHSCRIPT_MODEL
+    from ..runtime.predictor import Predictor
+
+    try:
+        import torch
+
+        from ..export.torchscript import load_scripted, run_scripted
+    except ImportError:
+        raise ReviewclfError(TORCH_HINT) from None
+    if threads:
+        torch.set_num_threads(threads)
+    module = load_scripted(predictor.bundle.read(TORCHSCRIPT_MODEL))
+
+    class TorchScriptPredictor(Predictor):
+        def proba_from_ids(self, ids: np.ndarray) -> np.ndarray:
+            """Ids are range-checked as for ONNX (an out-of-vocabulary id must not reach an embedding)."""
+            ids = np.ascontiguousarray(ids, dtype=np.int64)
+            if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
+                raise ReviewclfError(f"token ids must lie in [0, {self.vocab_size}); got {ids.min()}..{ids.max()}")
+            return run_scripted(module, torch.from_numpy(ids)).numpy().astype(np.float32, copy=False)
+
+    return TorchScriptPredictor(predictor.bundle, predictor.session, predictor.encoder)
+
+
+def check_top_k(top_k: int, labels: list[str]) -> None:
+    """Refuse a ``--top-k`` the model cannot fill before any output is written."""
+    if top_k and not 1 <= top_k <= len(labels):
+        raise ReviewclfError(f"--top-k must be between 1 and {len(labels)} (the model's labels), not {top_k}")
+
+
+def score(
+    predictor: Any, rows: Iterable[Row], batch_size: int, threshold: float | None
+) -> Iterator[tuple[list[dict[str, Any]], np.ndarray, np.ndarray]]:
+    """(carried columns, probabilities, chosen indices) per window of rows, in input order.
+
+    The carried columns wait in a queue while their texts are scored; ``iter_proba`` yields a window as soon
+    as it has read one, so the queue holds at most one window.
+    """
+    pending: deque[dict[str, Any]] = deque()
+
+    def texts() -> Iterator[str]:
+        for row in rows:
+            pending.append(row.carried)
+            yield row.text
+
+    for probs in predictor.iter_proba(texts(), batch_size):
+        carried = [pending.popleft() for _ in range(len(probs))]
+        yield carried, probs, predictor.decision.choose(probs, threshold)
+
+
+@contextmanager
+def _progress(reader: InputReader, output: str | None) -> Iterator[Any]:
+    """A bytes progress bar on stderr when it is a terminal, the inputs are files and stdout is not sharing it."""
+    total = reader.total_bytes()
+    to_terminal = (output is None or output == "-") and sys.stdout.isatty()
+    if total is None or not sys.stderr.isatty() or to_terminal:
+        yield None
+        return
+    with click.progressbar(length=total, label="scoring", file=sys.stderr) as bar:
+        yield bar
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler stopping the job) cleans up like Ctrl-C: no half-written output is left."""
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (e.g. called from a test runner's worker): keep the default
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _report_counts(reader: InputReader, writer: Any) -> None:
+    """What was left out, on stderr, so that a skipped row is never silent."""
+    if reader.skipped:
+        click.echo(f"{reader.skipped} bad rows skipped", err=True)
+    if writer.rows_with_extra_fields:
+        click.echo(f"{writer.rows_with_extra_fields} rows had fields that the first row lacks; they are not in the "
+                   "CSV/TSV output (write JSONL to keep them)", err=True)
+
+
+@click.command()
+@click.argument("bundle", type=click.Path())
+@click.argument("inputs", nargs=-1, type=click.Path())
+@click.option("-o", "--output", default=None, type=click.Path(),
+              help="Output file (default: stdout). Written atomically: complete or not at all.")
+@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default=None,
+              help="Output format (default: from the -o extension; stdout: csv).")
+@click.option("--input-format", type=click.Choice(INPUT_FORMATS), default=None,
+              help="Input format (default: from each file's extension, .csv .tsv .jsonl .ndjson, else txt; "
+                   "stdin: txt).")
+@click.option("--text-column", "--text-field", "text_column", default=None,
+              help="CSV/TSV column or JSONL field holding the review (default: text, review, sentence or content).")
+@click.option("--include-text", is_flag=True, help="Also write the review text to the output.")
+@click.option("--all-probs", is_flag=True, help="Add one p_<label> column per label (JSONL: 'probabilities').")
+@click.option("--threshold", type=float, default=None,
+              help="Binary models: P(positive label) needed to choose it (default: the bundle's).")
+@click.option("--top-k", type=click.IntRange(min=0), default=0,
+              help="Add the K most probable labels: label_1, probability_1, ... (JSONL: 'top_k').")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads (default: all cores).")
+@click.option("--int8", is_flag=True, help="Use the bundle's int8-quantized ONNX model.")
+@click.option("--backend", type=click.Choice(BACKENDS), default="onnxruntime", show_default=True,
+              help="torchscript needs the [train] extra.")
+@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the inputs.")
+@click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
+              help="Stop at the first bad row, or skip and count bad rows.")
+def predict(bundle: str, inputs: tuple[str, ...], output: str | None, output_format: str | None,
+            input_format: str | None, text_column: str | None, include_text: bool, all_probs: bool,
+            threshold: float | None, top_k: int, batch_size: int, threads: int | None, int8: bool, backend: str,
+            encoding: str, on_error: str) -> None:
+    """Label the reviews in INPUTS (files, or - / nothing for stdin) with BUNDLE, in input order.
+
+    Plain-text input is one review per line; blank lines are scored as empty reviews, so output row N
+    belongs to input line N. CSV/TSV/JSONL inputs carry their other columns (e.g. an id) to the output.
+    """
+    from ..runtime.textio import PredictionWriter, open_output, output_format_of
+
+    fmt = output_format or output_format_of(output)
+    reader = InputReader(list(inputs), input_format=input_format, text_column=text_column, encoding=encoding,
+                         on_error=on_error, include_text=include_text)
+    predictor = load_predictor(bundle, int8=int8, threads=threads, backend=backend)
+    check_top_k(top_k, predictor.labels)
+    predictor.decision.choose(np.zeros((0, len(predictor.labels)), dtype=np.float32), threshold)  # fail early
+    with _terminate_as_interrupt(), open_output(output) as stream, _progress(reader, output) as bar:
+        writer = PredictionWriter(stream, fmt, predictor.labels, all_probs=all_probs, top_k=top_k)
+        seen = 0
+        for carried, probs, chosen in score(predictor, reader, batch_size, threshold):
+            writer.write(carried, probs, chosen)
+            if bar is not None:
+                bar.update(reader.bytes_read - seen)
+                seen = reader.bytes_read
+    _report_counts(reader, writer)
+
+
+@click.command()
+@click.argument("bundle", type=click.Path())
+@click.argument("data", nargs=-1, required=True, type=click.Path())
+@data_options
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--threshold", type=float, default=None, help="Binary models: decision threshold to evaluate.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads (default: all cores).")
+@click.option("--int8", is_flag=True, help="Evaluate the bundle's int8-quantized ONNX model.")
+def evaluate(bundle: str, data: tuple[str, ...], format_: str | None, text_column: str | None,
+             label_column: str | None, label_map: str | None, encoding: str, on_error: str, as_json: bool,
+             threshold: float | None, batch_size: int, threads: int | None, int8: bool) -> None:
+    """Measure BUNDLE on labeled DATA files (read as `train` reads them): accuracy, per-label F1, confusion."""
+    from ..runtime.metrics import classification_report, format_report
+    from ..runtime.readers import parse_label_map, read_many
+
+    labeled = read_many(list(data), format=format_, text_column=text_column, label_column=label_column,
+                        label_map=parse_label_map(label_map) if label_map else None, encoding=encoding,
+                        on_error=on_error)
+    predictor = load_predictor(bundle, int8=int8, threads=threads)
+    y_true = label_indices(labeled.labels, predictor.labels)
+    probs = predictor.predict_proba(labeled.texts, batch_size)
+    report = classification_report(y_true, predictor.decision.choose(probs, threshold), predictor.labels)
+    if labeled.dropped:
+        click.echo(f"{labeled.dropped} rows dropped by the label map", err=True)
+    if labeled.skipped:
+        click.echo(f"{labeled.skipped} bad rows skipped", err=True)
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
+def label_indices(names: list[str], labels: list[str]) -> np.ndarray:
+    """The model's index of each data label; labels the model does not know are one error listing them."""
+    index = {label: i for i, label in enumerate(labels)}
+    unknown = sorted({name for name in names if name not in index})
+    if unknown:
+        shown = ", ".join(repr(name) for name in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
+        raise ReviewclfError(f"the data has labels the model does not know: {shown}; the model's labels are "
+                             f"{', '.join(labels)} (map them with --label-map)")
+    return np.fromiter((index[name] for name in names), dtype=np.int64, count=len(names))
+
+
+COMMANDS = [predict, evaluate]

@@ -1,8 +1,25 @@
-"""The serving layer: bundle loading, tokenization and ONNX Runtime inference. Never imports torch."""
+"""The serving layer: bundle loading, tokenization and ONNX Runtime inference. Never imports torch.
 
-from .bundle import Bundle, load_bundle
-from .encoding import TextEncoder
-from .errors import ReviewclfError
-from .predictor import Prediction, Predictor
+Names are loaded on first use so that ``reviewclf --help`` and error paths do not pay for onnxruntime.
+"""
 
-__all__ = ["Bundle", "Prediction", "Predictor", "ReviewclfError", "TextEncoder", "load_bundle"]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "Bundle": ".bundle",
+    "load_bundle": ".bundle",
+    "TextEncoder": ".encoding",
+    "ReviewclfError": ".errors",
+    "Prediction": ".predictor",
+    "Predictor": ".predictor",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_EXPORTS[name], __name__), name)

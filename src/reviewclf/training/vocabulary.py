@@ -8,8 +8,9 @@ from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, tr
 
 from ..runtime.encoding import PAD_TOKEN, UNK_TOKEN, TextEncoder
 
-# HTML line breaks (IMDB's "<br /><br />") become spaces before anything else sees the text.
-HTML_BREAK = r"<\s*br\s*/?\s*>"
+# HTML line breaks (IMDB's "<br /><br />", also "<BR>", "<Br/>") become spaces before anything else sees the
+# text. Spelled with character classes rather than an inline (?i) flag, so every tokenizers regex engine agrees.
+HTML_BREAK = r"<\s*[bB][rR]\s*/?\s*>"
 
 
 def new_tokenizer() -> Tokenizer:

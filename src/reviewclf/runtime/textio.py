@@ -1,0 +1,501 @@
+"""Streaming readers of prediction inputs and atomic writers of prediction outputs (stdlib + numpy only).
+
+``reviewclf predict`` scores files of any size, so inputs are read row by row and outputs written window by
+window: memory stays flat whatever the input size. Every failure a user can cause is a one-line
+``ReviewclfError`` naming the file and line. Decisions worth knowing:
+
+* **Plain text** (``txt``): one review per line. Blank lines are kept as empty reviews so that output row N
+  is the prediction for input line N (``paste`` and ``diff`` keep working). Only the line end (``\\n`` or
+  ``\\r\\n``) is removed; the tokenizer handles the rest of the whitespace.
+* **CSV/TSV** (with a header) and **JSONL**: the text comes from one column/field; every other column/field
+  is carried through to the output (an id, a timestamp...). Blank lines are not rows there.
+* Carried columns come first in the output, then ``label`` and ``probability``. A carried column whose name
+  an output column already uses is renamed ``input_<name>`` (a labeled CSV's own ``label`` survives).
+* Bytes are split on ``\\n`` and decoded line by line, so an undecodable byte names its line; a UTF-8 BOM is
+  dropped. A single line is capped at ``MAX_LINE_BYTES`` so a file with no line breaks cannot exhaust memory
+  (long reviews are fine: the tokenizer truncates them to the model's max length).
+* ``on_error="skip"`` skips bad rows (undecodable, NUL bytes, too long, ragged, bad JSON) and counts them.
+* Output files are written to a temporary file beside the target and renamed over it at the end: an error
+  or Ctrl-C leaves no half-written output, and the output may even replace one of the inputs.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import IO, Any
+
+import numpy as np
+
+from .errors import ReviewclfError, located
+
+INPUT_FORMATS = ("txt", "csv", "tsv", "jsonl")
+OUTPUT_FORMATS = ("csv", "tsv", "jsonl")
+STDIO = "-"
+STDIN_NAME = "<stdin>"
+MAX_LINE_BYTES = 10 * 1024 * 1024  # one line (or CSV field) longer than this is refused: memory stays bounded
+TEXT_COLUMNS = ("text", "review", "sentence", "content")  # tried in order when no text column is named
+TXT_TEXT_COLUMN = "text"  # the column name of a plain-text line with ``include_text``
+
+_SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_DRAIN_CHUNK = 1 << 20
+
+
+def input_format_of(name: str) -> str:
+    """The input format a file name implies: ``.csv``, ``.tsv``, ``.jsonl``/``.ndjson``, else plain text."""
+    return _SUFFIX_FORMATS.get(PurePath(name).suffix.lower(), "txt")
+
+
+def output_format_of(name: str | None) -> str:
+    """The output format an ``-o`` name implies; stdout (``None``/``-``) defaults to CSV."""
+    if name is None or name == STDIO:
+        return "csv"
+    fmt = _SUFFIX_FORMATS.get(PurePath(name).suffix.lower())
+    if fmt is None:
+        raise ReviewclfError(
+            f"cannot tell the output format from {name!r}; name it .csv, .tsv or .jsonl, or pass --output-format"
+        )
+    return fmt
+
+
+def check_encoding(encoding: str) -> None:
+    """Refuse an unknown codec up front, as one line, instead of at the first byte read."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ReviewclfError(f"unknown encoding {encoding!r}") from None
+
+
+# --------------------------------------------------------------------------------------------------- input
+
+
+@dataclass
+class Row:
+    """One review to score: its text and the input columns carried to the output."""
+
+    text: str
+    carried: dict[str, Any]
+
+
+@dataclass
+class _File:
+    """One input being read: where it is, how to decode it, and its bad-row policy and counters."""
+
+    name: str
+    encoding: str
+    on_error: str
+    rows: int = 0
+    skipped: int = 0
+    last_bad_line: int = 0  # the latest line that failed (only under on_error="skip")
+
+    def bad(self, line: int | None, message: str) -> None:
+        """A bad row: raise a located error, or count it and go on."""
+        if self.on_error == "raise":
+            raise located(self.name, line, message)
+        self.skipped += 1
+
+    def mark(self, line: int, message: str) -> None:
+        """A bad line: raise a located error, or remember it so the row that holds it is skipped."""
+        if self.on_error == "raise":
+            raise located(self.name, line, message)
+        self.last_bad_line = line
+
+
+@dataclass
+class InputReader:
+    """Rows of one or more inputs, in order, as a generator; counts skipped rows and bytes read.
+
+    ``text_column`` names the CSV/TSV column or JSONL field holding the text (default: the first of
+    ``TEXT_COLUMNS`` present). ``input_format`` overrides detection by file extension (stdin: plain text).
+    """
+
+    inputs: Sequence[str]
+    input_format: str | None = None
+    text_column: str | None = None
+    encoding: str = "utf-8"
+    on_error: str = "raise"
+    include_text: bool = False
+    skipped: int = 0
+    bytes_read: int = 0
+
+    def __post_init__(self) -> None:
+        if self.on_error not in ("raise", "skip"):
+            raise ReviewclfError(f"on_error must be 'raise' or 'skip', not {self.on_error!r}")
+        if self.input_format is not None and self.input_format not in INPUT_FORMATS:
+            raise ReviewclfError(f"unknown input format {self.input_format!r}; one of {', '.join(INPUT_FORMATS)}")
+        check_encoding(self.encoding)
+
+    def total_bytes(self) -> int | None:
+        """The summed size of the input files, or ``None`` when one of them is stdin (for a progress bar)."""
+        if not self.inputs or STDIO in self.inputs:
+            return None
+        with suppress(OSError):
+            return sum(os.path.getsize(name) for name in self.inputs)
+        return None
+
+    def __iter__(self) -> Iterator[Row]:
+        for name in self.inputs or [STDIO]:
+            yield from self._read_one(name)
+
+    def _read_one(self, name: str) -> Iterator[Row]:
+        fmt = self.input_format or (input_format_of(name) if name != STDIO else "txt")
+        file = _File(STDIN_NAME if name == STDIO else name, self.encoding, self.on_error)
+        with _open_input(name) as stream:
+            lines = self._decoded_lines(file, stream)
+            rows = {"txt": self._txt_rows, "jsonl": self._jsonl_rows}.get(fmt)
+            yield from rows(file, lines) if rows else self._csv_rows(file, lines, "\t" if fmt == "tsv" else ",")
+        self.skipped += file.skipped
+        if not file.rows:
+            note = f" ({file.skipped} bad rows skipped)" if file.skipped else ""
+            raise located(file.name, None, f"no input rows{note}")
+
+    def _decoded_lines(self, file: _File, stream: IO[bytes]) -> Iterator[tuple[int, str]]:
+        """Lines with their numbers, decoded one by one; bad ones raise or are marked in ``last_bad_line``.
+
+        A marked line is yielded as decoded with replacement characters (or empty, when too long) so that
+        the CSV reader keeps its place; the format reader then skips the row that contains it.
+        """
+        for number, raw in _raw_lines(stream, MAX_LINE_BYTES):
+            self.bytes_read += len(raw) if raw is not None else MAX_LINE_BYTES
+            if raw is None:
+                file.mark(number, f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MB")
+                yield number, "\n"
+                continue
+            text = _decode(file, number, raw)
+            if number == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+                if not text:  # a file holding only a byte-order mark is empty
+                    return
+            if "\x00" in text:
+                file.mark(number, f"NUL byte at column {text.index(chr(0)) + 1} (is this a binary file?)")
+            yield number, text
+
+    def _txt_rows(self, file: _File, lines: Iterable[tuple[int, str]]) -> Iterator[Row]:
+        """One review per line; blank lines are empty reviews so output row N matches input line N."""
+        for number, line in lines:
+            if file.last_bad_line == number:
+                file.bad(number, "bad line")
+                continue
+            text = _strip_line_end(line)
+            file.rows += 1
+            yield Row(text, {TXT_TEXT_COLUMN: text} if self.include_text else {})
+
+    def _jsonl_rows(self, file: _File, lines: Iterable[tuple[int, str]]) -> Iterator[Row]:
+        """One JSON object per line; the text field is named or found in the first object."""
+        key: str | None = None
+        for number, line in lines:
+            if file.last_bad_line == number:
+                file.bad(number, "bad line")
+                continue
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                file.bad(number, f"bad JSON ({exc.msg} at column {exc.colno})")
+                continue
+            if not isinstance(record, dict):
+                file.bad(number, f"expected a JSON object, found {type(record).__name__}")
+                continue
+            if key is None:
+                key = _find_column(file, list(record), self.text_column, "field")
+            text = record.get(key)
+            if not isinstance(text, str):
+                file.bad(number, f"field {key!r} is missing or not a string")
+                continue
+            file.rows += 1
+            yield Row(text, self._carried(record, key))
+
+    def _csv_rows(self, file: _File, lines: Iterable[tuple[int, str]], delimiter: str) -> Iterator[Row]:
+        """A delimited file with a header row; quoted fields may span lines."""
+        csv.field_size_limit(MAX_LINE_BYTES)
+        reader = csv.reader((line for _, line in lines), delimiter=delimiter)
+        header: list[str] | None = None
+        text_at = -1
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                file.bad(reader.line_num, f"bad {'TSV' if delimiter == chr(9) else 'CSV'} row ({exc})")
+                continue
+            if file.last_bad_line >= start:
+                if header is None:
+                    raise located(file.name, start, "the header line is unreadable")
+                file.bad(start, "bad line")
+                continue
+            if not row or (header is not None and len(header) > 1 and row == [""]):
+                continue
+            if header is None:
+                header = _header(file, row)
+                text_at = header.index(_find_column(file, header, self.text_column, "column"))
+                continue
+            if len(row) != len(header):
+                file.bad(start, f"expected {len(header)} fields, found {len(row)}")
+                continue
+            file.rows += 1
+            yield Row(row[text_at], self._carried(dict(zip(header, row)), header[text_at]))
+
+    def _carried(self, record: dict[str, Any], text_key: str) -> dict[str, Any]:
+        if self.include_text:
+            return record
+        return {k: v for k, v in record.items() if k != text_key}
+
+
+def _raw_lines(stream: IO[bytes], limit: int) -> Iterator[tuple[int, bytes | None]]:
+    """Numbered byte lines of at most ``limit`` bytes; a longer line is drained and given as ``None``."""
+    number = 0
+    while True:
+        raw = stream.readline(limit + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = stream.readline(_DRAIN_CHUNK)
+            yield number, None
+        else:
+            yield number, raw
+
+
+def _decode(file: _File, number: int, raw: bytes) -> str:
+    try:
+        return raw.decode(file.encoding)
+    except UnicodeDecodeError as exc:
+        if file.on_error == "raise":
+            raise located(
+                file.name,
+                number,
+                f"cannot decode byte 0x{raw[exc.start]:02x} (column {exc.start + 1}) as {file.encoding}; "
+                "pass the file's encoding (e.g. --encoding latin-1) or --on-error skip",
+            ) from None
+        file.mark(number, "undecodable")
+        return raw.decode(file.encoding, "replace")
+
+
+def _strip_line_end(line: str) -> str:
+    if line.endswith("\n"):
+        line = line[:-1]
+    return line[:-1] if line.endswith("\r") else line
+
+
+def _header(file: _File, row: list[str]) -> list[str]:
+    header = [name.strip() for name in row]
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise located(file.name, 1, f"duplicate column names in the header: {', '.join(duplicates)}")
+    return header
+
+
+def _find_column(file: _File, names: list[str], wanted: str | None, kind: str) -> str:
+    """The named column (exact, else case-insensitive), or the first of ``TEXT_COLUMNS`` present."""
+    folded = {name.lower(): name for name in reversed(names)}
+    for candidate in [wanted] if wanted is not None else TEXT_COLUMNS:
+        if candidate in names:
+            return candidate
+        if candidate.lower() in folded:
+            return folded[candidate.lower()]
+    available = ", ".join(names) or "none"
+    if wanted is not None:
+        raise located(file.name, 1, f"no {kind} {wanted!r}; the {kind}s are: {available}")
+    option = "--text-field" if kind == "field" else "--text-column"
+    raise located(
+        file.name, 1, f"no text {kind} (one of {', '.join(TEXT_COLUMNS)}; name it with {option}); "
+        f"the {kind}s are: {available}"
+    )
+
+
+@contextmanager
+def _open_input(name: str) -> Iterator[IO[bytes]]:
+    """A binary stream of a file or of stdin; a missing or unreadable file is a one-line error."""
+    if name == STDIO:
+        yield sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin  # type: ignore[misc]
+        return
+    try:
+        stream = open(name, "rb")  # noqa: SIM115 (closed below; the errors differ by cause)
+    except FileNotFoundError:
+        raise located(name, None, "no such file") from None
+    except IsADirectoryError:
+        raise located(name, None, "is a directory") from None
+    except PermissionError:
+        raise located(name, None, "permission denied") from None
+    except OSError as exc:
+        raise located(name, None, f"cannot read the file ({exc.strerror or exc})") from None
+    with stream:
+        try:
+            yield stream
+        except OSError as exc:
+            raise located(name, None, f"cannot read the file ({exc.strerror or exc})") from None
+
+
+# -------------------------------------------------------------------------------------------------- output
+
+
+def _f32(value: np.floating) -> float:
+    """The shortest decimal that round-trips the float32 (no float64 noise digits in the output)."""
+    return float(str(np.float32(value)))
+
+
+class PredictionWriter:
+    """Writes rows of carried columns + decision + optional top-k and per-label probabilities.
+
+    CSV/TSV columns are fixed by the first row; a later row with fields the first lacked (possible with
+    JSONL input) has them left out and counted in ``rows_with_extra_fields``. JSONL keeps every field.
+    """
+
+    def __init__(
+        self,
+        stream: IO[str],
+        output_format: str,
+        labels: Sequence[str],
+        *,
+        all_probs: bool = False,
+        top_k: int = 0,
+    ):
+        if output_format not in OUTPUT_FORMATS:
+            raise ReviewclfError(f"unknown output format {output_format!r}; one of {', '.join(OUTPUT_FORMATS)}")
+        self.stream = stream
+        self.format = output_format
+        self.labels = list(labels)
+        self.all_probs = all_probs
+        self.top_k = top_k
+        self.rows_written = 0
+        self.rows_with_extra_fields = 0
+        self._renames: dict[str, str] = {}
+        self._columns: list[str] | None = None
+        self._csv: Any = None
+
+    def result_columns(self) -> list[str]:
+        """The flat column names that follow the carried ones (CSV/TSV)."""
+        columns = ["label", "probability"]
+        for k in range(1, self.top_k + 1):
+            columns += [f"label_{k}", f"probability_{k}"]
+        if self.all_probs:
+            columns += [f"p_{label}" for label in self.labels]
+        return columns
+
+    def _reserved(self) -> set[str]:
+        if self.format == "jsonl":
+            return {"label", "probability", "top_k", "probabilities"}
+        return set(self.result_columns())
+
+    def _out_name(self, name: str) -> str:
+        """The output name of a carried column: itself, or ``input_<name>`` where a result column has it."""
+        if name not in self._renames:
+            out = name
+            while out in self._reserved():
+                out = f"input_{out}"
+            self._renames[name] = out
+        return self._renames[name]
+
+    def write(self, carried: Sequence[dict[str, Any]], probs: np.ndarray, chosen: np.ndarray) -> None:
+        """One window: carried columns per row, probabilities ``[rows, labels]``, chosen label indices."""
+        order = np.argsort(-probs, axis=1, kind="stable")[:, : self.top_k] if self.top_k else None
+        for i, fields in enumerate(carried):
+            top = order[i] if order is not None else ()
+            if self.format == "jsonl":
+                self._write_json(fields, probs[i], int(chosen[i]), top)
+            else:
+                self._write_delimited(fields, probs[i], int(chosen[i]), top)
+        self.rows_written += len(carried)
+
+    def _write_json(self, fields: dict[str, Any], row: np.ndarray, k: int, top: Iterable[int]) -> None:
+        record = {self._out_name(name): value for name, value in fields.items()}
+        record["label"] = self.labels[k]
+        record["probability"] = _f32(row[k])
+        if self.top_k:
+            record["top_k"] = [{"label": self.labels[j], "probability": _f32(row[j])} for j in top]
+        if self.all_probs:
+            record["probabilities"] = {label: _f32(p) for label, p in zip(self.labels, row)}
+        self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def _write_delimited(self, fields: dict[str, Any], row: np.ndarray, k: int, top: Iterable[int]) -> None:
+        if self._columns is None:
+            self._columns = list(fields)
+            delimiter = "\t" if self.format == "tsv" else ","
+            self._csv = csv.writer(self.stream, delimiter=delimiter, lineterminator="\n")
+            self._csv.writerow([self._out_name(name) for name in self._columns] + self.result_columns())
+        if any(name not in self._columns for name in fields):
+            self.rows_with_extra_fields += 1
+        values = [_cell(fields.get(name)) for name in self._columns]
+        values += [self.labels[k], _f32(row[k])]
+        for j in top:
+            values += [self.labels[j], _f32(row[j])]
+        if self.all_probs:
+            values += [_f32(p) for p in row]
+        self._csv.writerow(values)
+
+
+def _cell(value: Any) -> str:
+    """A carried value as a CSV cell: strings as they are, JSON values (from JSONL input) as JSON."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+@contextmanager
+def open_output(path: str | None) -> Iterator[IO[str]]:
+    """A UTF-8 text stream to stdout (``None``/``-``) or, atomically, to the file ``path``.
+
+    The file is written under a temporary name in the same directory and renamed over ``path`` only when
+    the block ends without an exception; on any error, Ctrl-C included, the temporary file is removed.
+    """
+    if path is None or path == STDIO:
+        with _stdout_text() as stream:
+            yield stream
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise ReviewclfError(f"{target}: is a directory (give an output file name)")
+    directory = target.parent
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except FileNotFoundError:
+        raise ReviewclfError(f"{target}: the directory {directory} does not exist") from None
+    except OSError as exc:
+        raise ReviewclfError(f"{target}: cannot write here ({exc.strerror or exc})") from None
+    try:
+        with open(fd, "w", encoding="utf-8", newline="") as stream:
+            yield stream
+        os.chmod(temp, 0o666 & ~_umask())
+        os.replace(temp, target)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+@contextmanager
+def _stdout_text() -> Iterator[IO[str]]:
+    """stdout as UTF-8 without newline translation (CSV writes its own line ends), left open afterwards."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    sys.stdout.flush()
+    stream = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
+    try:
+        yield stream
+    finally:
+        with suppress(ValueError, OSError):
+            stream.flush()
+        stream.detach()
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it), so the output gets the usual permissions."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
