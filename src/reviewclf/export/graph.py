@@ -34,6 +34,7 @@ def load_run_model(run_dir: Path, model_info: dict) -> ProbabilityModel:
     try:
         state = torch.load(run_dir / RUN_CHECKPOINT, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
+        model.prepare_for_export()
     except Exception as exc:
         raise ReviewclfError(f"{run_dir / RUN_CHECKPOINT}: cannot load checkpoint ({exc})") from None
     return ProbabilityModel(model).eval()

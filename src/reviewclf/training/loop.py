@@ -52,6 +52,25 @@ class EncodedSet:
         return self.ids[index, :width], self.targets[index]
 
 
+BUCKET_BATCHES = 50
+
+
+def bucketed_batches(lengths: torch.Tensor, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """Shuffled batches of similar-length rows: shuffle, sort by length inside windows of ``BUCKET_BATCHES``
+    batches, cut, shuffle the batches. Each batch is trimmed to its longest row, so less padding is computed
+    while every epoch still sees the data in a new random order."""
+    device = lengths.device
+    order = torch.randperm(len(lengths), generator=generator, device=device)
+    window = batch_size * BUCKET_BATCHES
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = order[start : start + window]
+        chunk = chunk[torch.argsort(lengths[chunk], stable=True)]
+        batches.extend(chunk.split(batch_size))
+    shuffle = torch.randperm(len(batches), generator=generator, device=device).tolist()
+    return [batches[i] for i in shuffle]
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` picks CUDA, then Apple MPS, then the CPU."""
     if name == "auto":
@@ -158,12 +177,12 @@ def train_model(
         for epoch in range(1, config.epochs + 1):
             started = time.perf_counter()
             model.train()
-            order = torch.randperm(len(train), generator=generator, device=device)
+            batches = bucketed_batches(train.lengths, config.batch_size, generator)
             total_loss = torch.zeros((), device=device)
             correct = torch.zeros((), device=device)
             with _progress(n_batches, f"epoch {epoch}") as bar:
-                for b in range(n_batches):
-                    ids, targets = train.batch(order[b * config.batch_size : (b + 1) * config.batch_size])
+                for index in batches:
+                    ids, targets = train.batch(index)
                     ids = word_dropout(ids, config.word_dropout, generator)
                     # the five steps: zero the gradients, forward, loss, backward, optimizer step
                     optimizer.zero_grad(set_to_none=True)

@@ -1,8 +1,7 @@
-"""Naive-Bayes log-count ratios (NBSVM, Wang & Manning 2012) as the starting point of the sparse weights.
+"""Naive-Bayes log-count ratios (NBSVM, Wang & Manning 2012) as the feature scaling of the sparse term.
 
 The ratio r = log(p / |p|) - log(q / |q|) of smoothed n-gram presence counts in one class (p) against the
-rest (q) is what NBSVM scales its features by; starting the ``ngram`` model's sparse multi-hot weights at
-``r`` gives it that strong linear baseline from the first step, and training then refines it.
+rest (q) is what NBSVM scales its binarized features by before fitting a linear model on them.
 """
 
 from __future__ import annotations
@@ -32,18 +31,19 @@ def presence_counts(model: NGram, data: EncodedSet, n_classes: int) -> torch.Ten
 
 @torch.no_grad()
 def init_from_naive_bayes(model: NGram, data: EncodedSet) -> None:
-    """Set the sparse weights to the one-vs-rest log-count ratios and the bias to the class log-odds."""
+    """Scale the sparse features by their one-vs-rest log-count ratios; start the bias at the class log-odds.
+
+    The sparse weights stay at zero: training then fits NBSVM's logistic regression on the scaled features.
+    """
     n_classes = max(model.n_outputs, 2)
     counts = presence_counts(model, data, n_classes) + SMOOTHING
-    counts[0] = 0.0  # padding carries no evidence
     totals = counts.sum(dim=0, keepdim=True)
     rest = counts.sum(dim=1, keepdim=True) - counts
     ratio = torch.log(counts / totals) - torch.log(rest / (totals.sum() - totals))
+    ratio[0] = 0.0  # padding carries no evidence
     docs = torch.bincount(data.targets, minlength=n_classes).float().clamp(min=1.0)
     prior = torch.log(docs / (docs.sum() - docs))
     if model.n_outputs == 1:
-        model.sparse.weight.copy_(ratio[:, 1:2])
-        model.sparse.bias.copy_(prior[1:2])
-    else:
-        model.sparse.weight.copy_(ratio)
-        model.sparse.bias.copy_(prior)
+        ratio, prior = ratio[:, 1:2], prior[1:2]
+    model.nb_ratio.copy_(ratio)
+    model.sparse.bias.copy_(prior)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Create .venv and install reviewclf with its training and test extras. Idempotent.
+# torch is installed first at a pinned CPU-friendly version (TORCH_SPEC), so that the loose `torch>=2.4`
+# requirement of the [train] extra is already met and pip does not pull several GB of CUDA wheels.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  .venv/bin/pip install --quiet "$TORCH_SPEC"
+fi
+.venv/bin/pip install --quiet -e ".[train,dev]"
