@@ -32,6 +32,7 @@ from ..runtime.bundle import (
     TORCHSCRIPT_MODEL,
     VERIFICATION,
     file_entry,
+    is_bundle,
 )
 from ..runtime.encoding import TextEncoder
 from ..runtime.errors import ReviewclfError
@@ -122,6 +123,8 @@ def export_bundle(
     run_dir, out = Path(run_dir), Path(out)
     if out.exists() and not force:
         raise ReviewclfError(f"{out} already exists; pass --force to replace it")
+    if out.exists() and not is_bundle(out):
+        raise ReviewclfError(f"{out} exists and is not a bundle; --force only replaces bundles")
     model_info = _read_json(run_dir / RUN_MODEL)
     metrics = _read_json(run_dir / RUN_METRICS)
     heldout = _read_json(run_dir / RUN_HELDOUT)
@@ -145,6 +148,7 @@ def export_bundle(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        tmp.chmod(0o755)  # mkdtemp's 0700 would make a bundle only its creator can read
         for name, data in files.items():
             write_file(tmp, name, data)
         manifest = build_manifest(model_info, metrics, files, quantize)
@@ -178,15 +182,13 @@ def int8_agreement(bundle_dir: Path, texts: list[str], labels: list[str]) -> flo
 def place(tmp: Path, out: Path, archive: bool) -> None:
     """Move the finished bundle to ``out`` (as a directory, or zipped into one file), replacing any old one
     only after the new one is complete."""
-    source = tmp
-    if archive:
-        zipped = tmp.with_suffix(".zip.tmp")
-        with zipfile.ZipFile(zipped, "w", compression=zipfile.ZIP_DEFLATED) as handle:
-            for path in sorted(tmp.iterdir()):
-                handle.write(path, arcname=path.name)
-        shutil.rmtree(tmp)
-        source = zipped
+    source = tmp.with_suffix(".zip.tmp") if archive else tmp
     try:
+        if archive:
+            with zipfile.ZipFile(source, "w", compression=zipfile.ZIP_DEFLATED) as handle:
+                for path in sorted(tmp.iterdir()):
+                    handle.write(path, arcname=path.name)
+            shutil.rmtree(tmp)
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             out.rename(old)

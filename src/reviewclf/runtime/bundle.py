@@ -102,7 +102,34 @@ def parse_manifest(path: Path, raw: bytes) -> dict[str, Any]:
         raise ReviewclfError(
             f"{path}: bundle format version {major} is not supported (this reviewclf reads version {FORMAT_MAJOR})"
         )
+    _check_fields(path, manifest)
     return manifest
+
+
+def _check_fields(path: Path, manifest: dict[str, Any]) -> None:
+    """The fields every reader relies on, with their types, so a damaged manifest is one clear error."""
+    labels = manifest.get("labels")
+    if not (isinstance(labels, list) and len(labels) >= 2 and all(isinstance(x, str) for x in labels)):
+        raise ReviewclfError(f"{path}: {MANIFEST} needs 'labels', a list of at least two label names")
+    decision = manifest.get("decision")
+    if not (isinstance(decision, dict) and decision.get("type") in ("threshold", "argmax")):
+        raise ReviewclfError(f"{path}: {MANIFEST} needs a 'decision' of type threshold or argmax")
+    spec = manifest.get("input")
+    if not (isinstance(spec, dict) and isinstance(spec.get("vocab_size"), int) and spec["vocab_size"] > 0):
+        raise ReviewclfError(f"{path}: {MANIFEST} needs 'input.vocab_size', a positive integer")
+    files = manifest.get("files")
+    if not (isinstance(files, dict) and all(isinstance(e, dict) for e in files.values())):
+        raise ReviewclfError(f"{path}: {MANIFEST} has no file list (or a damaged one)")
+
+
+def is_bundle(path: Path) -> bool:
+    """Whether ``path`` looks like a bundle (a directory or zip with a manifest): what --force may replace."""
+    if path.is_dir():
+        return (path / MANIFEST).is_file()
+    if path.is_file() and zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return MANIFEST in archive.namelist()
+    return False
 
 
 def load_bundle(path: str | Path) -> Bundle:
@@ -112,9 +139,7 @@ def load_bundle(path: str | Path) -> Bundle:
     if MANIFEST not in members:
         raise ReviewclfError(f"{path}: not a bundle (no {MANIFEST})")
     manifest = parse_manifest(path, members.pop(MANIFEST))
-    listed = manifest.get("files")
-    if not isinstance(listed, dict):
-        raise ReviewclfError(f"{path}: {MANIFEST} has no file list")
+    listed = manifest["files"]
     for name in sorted(set(members) - set(listed)):
         raise ReviewclfError(f"{path}: file not listed in the manifest: {name}")
     for name in sorted(set(listed) - KNOWN_FILES):

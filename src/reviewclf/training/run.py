@@ -185,6 +185,7 @@ def write_run(out: Path, config: TrainConfig, outcome: RunOutcome, force: bool) 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        tmp.chmod(0o755)  # mkdtemp's 0700 would make a run only its creator can read
         (tmp / RUN_CONFIG).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
         (tmp / RUN_MODEL).write_text(json.dumps(outcome.model_info, indent=2) + "\n")
         (tmp / RUN_TOKENIZER).write_text(outcome.tokenizer_json)
