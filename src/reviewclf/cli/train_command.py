@@ -21,16 +21,16 @@ from .options import data_options
 @click.option("--model", type=click.Choice(["perceptron", "mlp", "ngram"]), default="perceptron", show_default=True)
 @click.option("--hidden", default=128, show_default=True, help="mlp: hidden units.")
 @click.option("--activation", type=click.Choice(["relu", "tanh", "sigmoid"]), default="relu", show_default=True)
-@click.option("--dropout", default=None, type=float, help="Dropout probability (default 0; ngram 0.2).")
-@click.option("--dim", default=64, show_default=True, help="ngram: embedding size.")
-@click.option("--ngrams", default=2, show_default=True, help="ngram: longest word n-gram (1-3).")
-@click.option("--buckets", default=1 << 20, show_default=True, help="ngram: hash buckets per n-gram order.")
+@click.option("--dropout", default=None, type=float, help="Dropout probability [default: 0; ngram 0.2].")
+@click.option("--dim", default=16, show_default=True, help="ngram: word embedding size.")
+@click.option("--ngrams", default=3, show_default=True, help="ngram: longest word n-gram (1-3).")
+@click.option("--buckets", default=1 << 22, show_default=True, help="ngram: hash buckets per n-gram order.")
 @click.option("--nb-init/--no-nb-init", default=True, show_default=True,
-              help="ngram: start the sparse weights at naive-Bayes log-count ratios.")
+              help="ngram: scale n-gram features by naive-Bayes log-count ratios (NBSVM).")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True)
-@click.option("--lr", default=1e-3, show_default=True, help="Learning rate.")
+@click.option("--lr", default=None, type=float, help="Learning rate [default: 1e-3; ngram 4e-3].")
 @click.option("--momentum", default=0.9, show_default=True, help="SGD momentum.")
-@click.option("--batch-size", default=128, show_default=True)
+@click.option("--batch-size", default=None, type=int, help="[default: 128; ngram 1024]")
 @click.option("--epochs", default=20, show_default=True)
 @click.option("--patience", default=5, show_default=True, help="Early stopping: epochs without val-loss gain.")
 @click.option("--weight-decay", default=0.0, show_default=True, help="L2 regularization.")
@@ -42,7 +42,7 @@ from .options import data_options
 @click.option("--out", "-o", default="run", show_default=True, type=click.Path(), help="Run directory.")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 def train(data: tuple[str, ...], format_: str | None, force: bool, augment: str | None, compile_: bool,
-          dropout: float | None, **options: object) -> None:
+          **options: object) -> None:
     """Train a classifier on DATA (review files; none: the embedded demo sentences)."""
     from ..training.augment import parse_augment
     from ..training.config import TrainConfig
@@ -54,7 +54,6 @@ def train(data: tuple[str, ...], format_: str | None, force: bool, augment: str 
     config.format = format_
     config.compile = compile_
     config.word_dropout = parse_augment(augment)
-    config.dropout = dropout if dropout is not None else (0.2 if config.model == "ngram" else 0.0)
     outcome = train_run(config, log=lambda line: click.echo(line, err=True), force=force)
     click.echo(summary(outcome.metrics, config.out))
 

@@ -5,6 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+# Per-model defaults for options left unset (None): the book's settings for its perceptron and MLP; large
+# batches and a higher rate for the ngram model, whose many sparse rows make small steps expensive.
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "perceptron": {"lr": 1e-3, "batch_size": 128, "dropout": 0.0},
+    "mlp": {"lr": 1e-3, "batch_size": 128, "dropout": 0.0},
+    "ngram": {"lr": 4e-3, "batch_size": 1024, "dropout": 0.2},
+}
+
 
 @dataclass
 class TrainConfig:
@@ -30,16 +38,16 @@ class TrainConfig:
     model: str = "perceptron"
     hidden: int = 128
     activation: str = "relu"
-    dropout: float = 0.0
-    dim: int = 64
-    ngrams: int = 2
-    buckets: int = 1 << 20
+    dropout: float | None = None
+    dim: int = 16
+    ngrams: int = 3
+    buckets: int = 1 << 22
     nb_init: bool = True
     # optimisation
     optimizer: str = "adam"
-    lr: float = 1e-3
+    lr: float | None = None
     momentum: float = 0.9
-    batch_size: int = 128
+    batch_size: int | None = None
     epochs: int = 20
     patience: int = 5
     lr_patience: int = 1
@@ -52,6 +60,12 @@ class TrainConfig:
     bf16: bool = False
     compile: bool = False
     out: str = "run"
+
+    def __post_init__(self) -> None:
+        """Fill every option left unset (None) from the model's defaults."""
+        for key, value in MODEL_DEFAULTS.get(self.model, {}).items():
+            if getattr(self, key) is None:
+                setattr(self, key, value)
 
     def model_hparams(self) -> dict[str, Any]:
         """The hyper-parameters that ``build_model`` needs for this model kind."""

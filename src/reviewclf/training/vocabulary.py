@@ -13,14 +13,19 @@ from ..runtime.encoding import PAD_TOKEN, UNK_TOKEN, TextEncoder
 HTML_BREAK = r"<\s*[bB][rR]\s*/?\s*>"
 
 
+# Words (keeping contractions such as "didn't" and "cast's" whole, so an n-gram spans words rather than the
+# pieces of one) and runs of punctuation ("!!!", ":-)"); whitespace separates and is dropped.
+WORD_OR_PUNCTUATION = r"\w+(?:['’]\w+)*|[^\w\s]+"
+
+
 def new_tokenizer() -> Tokenizer:
-    """The normalizer and pre-tokenizer every model uses (NFKC folds compatibility forms, then lowercase;
-    ``Whitespace`` splits words from punctuation: ``\\w+|[^\\w\\s]+``)."""
+    """The normalizer and pre-tokenizer every model uses: HTML breaks to spaces, NFKC (folds compatibility
+    forms such as full-width letters), lowercase; then words and punctuation runs."""
     tokenizer = Tokenizer(models.WordLevel(unk_token=UNK_TOKEN))
     tokenizer.normalizer = normalizers.Sequence(
         [normalizers.Replace(Regex(HTML_BREAK), " "), normalizers.NFKC(), normalizers.Lowercase()]
     )
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(WORD_OR_PUNCTUATION), behavior="removed", invert=True)
     return tokenizer
 
 
