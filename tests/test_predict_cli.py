@@ -479,6 +479,16 @@ def test_evaluate_unknown_labels(demo_bundle: Path):
     assert "'0', '1'" in message and "negative, positive" in message
 
 
+def test_evaluate_split_keeps_only_that_split(demo_bundle: Path, tmp_path: Path):
+    rows = ["rating,review,split", "positive,great food,train", "negative,awful place,test",
+            "positive,lovely staff,test"]
+    source = write(tmp_path / "book.csv", ("\n".join(rows) + "\n").encode())
+    assert json.loads(ok("evaluate", demo_bundle, source, "--json").stdout)["n"] == 3
+    assert json.loads(ok("evaluate", demo_bundle, source, "--json", "--split", "test").stdout)["n"] == 2
+    assert "no val rows" in failed("evaluate", demo_bundle, source, "--split", "val")
+    assert "defines no split" in failed("evaluate", demo_bundle, UCI_YELP, "--format", "tabbed", "--split", "test")
+
+
 def test_evaluate_bad_data_is_one_line(demo_bundle: Path, tmp_path: Path):
     source = write(tmp_path / "bad.csv", "text,label\ngood,positive\n\xff,negative\n".encode("latin-1"))
     assert f"{source}:3" in failed("evaluate", demo_bundle, source)

@@ -195,9 +195,11 @@ def predict(bundle: str, inputs: tuple[str, ...], output: str | None, output_for
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads (default: all cores).")
 @click.option("--int8", is_flag=True, help="Evaluate the bundle's int8-quantized ONNX model.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default=None,
+              help="Only the rows of this split, for data that defines one (e.g. aclImdb's test half).")
 def evaluate(bundle: str, data: tuple[str, ...], format_: str | None, text_column: str | None,
              label_column: str | None, label_map: str | None, encoding: str, on_error: str, as_json: bool,
-             threshold: float | None, batch_size: int, threads: int | None, int8: bool) -> None:
+             threshold: float | None, batch_size: int, threads: int | None, int8: bool, split: str | None) -> None:
     """Measure BUNDLE on labeled DATA files (read as `train` reads them): accuracy, per-label F1, confusion."""
     from ..runtime.metrics import classification_report, format_report
     from ..runtime.readers import parse_label_map, read_many
@@ -205,9 +207,17 @@ def evaluate(bundle: str, data: tuple[str, ...], format_: str | None, text_colum
     labeled = read_many(list(data), format=format_, text_column=text_column, label_column=label_column,
                         label_map=parse_label_map(label_map) if label_map else None, encoding=encoding,
                         on_error=on_error)
+    texts, names = labeled.texts, labeled.labels
+    if split:
+        if labeled.splits is None:
+            raise ReviewclfError(f"--split {split}: the data defines no split")
+        keep = [i for i, name in enumerate(labeled.splits) if name == split]
+        if not keep:
+            raise ReviewclfError(f"--split {split}: the data has no {split} rows")
+        texts, names = [texts[i] for i in keep], [names[i] for i in keep]
     predictor = load_predictor(bundle, int8=int8, threads=threads)
-    y_true = label_indices(labeled.labels, predictor.labels)
-    probs = predictor.predict_proba(labeled.texts, batch_size)
+    y_true = label_indices(names, predictor.labels)
+    probs = predictor.predict_proba(texts, batch_size)
     report = classification_report(y_true, predictor.decision.choose(probs, threshold), predictor.labels)
     if labeled.dropped:
         click.echo(f"{labeled.dropped} rows dropped by the label map", err=True)
