@@ -536,8 +536,8 @@ def test_parse_augment_rejects_bad_specs(spec, message):
 
 
 def test_parse_augment_accepts_good_specs():
-    assert parse_augment(None) == 0.0
-    assert parse_augment("") == 0.0
+    assert parse_augment(None) is None  # not given: the model default applies
+    assert parse_augment("") is None
     assert parse_augment("word-dropout=0.25") == 0.25
     assert parse_augment(" word-dropout =0") == 0.0
 

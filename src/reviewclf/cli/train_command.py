@@ -17,7 +17,7 @@ from .options import data_options
 @click.option("--seed", default=1337, show_default=True)
 @click.option("--min-freq", default=2, show_default=True, help="Vocabulary cut-off (the book uses 25).")
 @click.option("--max-vocab", default=None, type=int, help="Keep at most this many words.")
-@click.option("--max-length", default=512, show_default=True, help="Tokens kept per review.")
+@click.option("--max-length", default=2048, show_default=True, help="Tokens kept per review.")
 @click.option("--model", type=click.Choice(["perceptron", "mlp", "ngram"]), default="perceptron", show_default=True)
 @click.option("--hidden", default=128, show_default=True, help="mlp: hidden units.")
 @click.option("--activation", type=click.Choice(["relu", "tanh", "sigmoid"]), default="relu", show_default=True)
@@ -35,7 +35,8 @@ from .options import data_options
 @click.option("--patience", default=5, show_default=True, help="Early stopping: epochs without val-loss gain.")
 @click.option("--weight-decay", default=0.0, show_default=True, help="L2 regularization.")
 @click.option("--l1", default=0.0, show_default=True, help="L1 regularization of the input layer.")
-@click.option("--augment", default=None, metavar="word-dropout=P", help="Training-batch augmentation.")
+@click.option("--augment", default=None, metavar="word-dropout=P",
+              help="Training-batch augmentation [default: none; ngram word-dropout=0.3].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
 @click.option("--bf16", is_flag=True, help="bf16 autocast (GPU).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model.")
@@ -48,12 +49,11 @@ def train(data: tuple[str, ...], format_: str | None, force: bool, augment: str 
     from ..training.config import TrainConfig
     from ..training.run import train_run
 
-    config = TrainConfig.from_dict(options)
+    config = TrainConfig.from_dict({**options, "word_dropout": parse_augment(augment)})
     config.data = list(data)
     config.test_data = list(options["test_data"])  # type: ignore[arg-type]
     config.format = format_
     config.compile = compile_
-    config.word_dropout = parse_augment(augment)
     outcome = train_run(config, log=lambda line: click.echo(line, err=True), force=force)
     click.echo(summary(outcome.metrics, config.out))
 

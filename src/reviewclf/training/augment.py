@@ -7,10 +7,11 @@ import torch
 from ..runtime.errors import ReviewclfError
 
 
-def parse_augment(spec: str | None) -> float:
-    """``word-dropout=P`` -> P. The only augmentation; the spec names it so more can be added."""
+def parse_augment(spec: str | None) -> float | None:
+    """``word-dropout=P`` -> P (None when not given: the model's default). The only augmentation; the spec
+    names it so more can be added."""
     if not spec:
-        return 0.0
+        return None
     name, _, value = spec.partition("=")
     if name.strip() != "word-dropout":
         raise ReviewclfError(f"unknown augmentation {spec!r}; use word-dropout=P")

@@ -1,0 +1,145 @@
+"""Training speed and accuracy of reviewclf's models on IMDB (aclImdb, canonical 25k train / 25k test).
+
+For each model kind it reports the device, the epochs run (early stopping on a validation part carved from
+train with the project's own ``carve_validation``, 15% stratified, seed 1337), the mean seconds per epoch
+(``history``), the whole ``fit_once`` time (tokenizer fitting, encoding, NB init, training, evaluation), and
+test accuracy and macro-F1 of the best checkpoint (eager PyTorch).
+
+It calls ``reviewclf.training.run.fit_once`` directly, which writes nothing (no run directory, so no
+matplotlib), and needs only the project and torch: the same command runs on a CUDA machine unchanged
+(``--device auto`` picks the GPU). Hyper-parameters are the CLI's defaults (``TrainConfig`` with its
+per-model defaults).
+
+Run (full size, from the project root):
+    python benchmarks/train_imdb.py                          # perceptron, mlp, ngram; --device auto
+    python benchmarks/train_imdb.py --models ngram --bf16 --compile --json benchmarks/results/imdb-gpu.json
+Quick trial:
+    python benchmarks/train_imdb.py --limit 2000 --epochs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from common import DATA, log, machine, markdown_table, pick, subsample, write_json
+
+from reviewclf.runtime.readers import read_labeled
+from reviewclf.training.config import TrainConfig
+from reviewclf.training.loop import resolve_device
+from reviewclf.training.run import fit_once
+from reviewclf.training.splits import carve_validation
+
+MODELS = ("perceptron", "mlp", "ngram")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated: perceptron,mlp,ngram")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--epochs", type=int, default=None, help="default: TrainConfig's (20, early stopping)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: TrainConfig's (128)")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--limit", type=int, default=None, help="subsample train and test to N reviews each")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--data-dir", type=Path, default=DATA)
+    parser.add_argument("--json", default=None, metavar="OUT", help="also write the results as JSON")
+    args = parser.parse_args()
+    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = set(args.models) - set(MODELS)
+    if unknown:
+        parser.error(f"unknown models: {', '.join(sorted(unknown))}")
+    return args
+
+
+def load_imdb(data_dir: Path, limit: int | None, seed: int) -> dict[str, tuple[list[str], list[str]]]:
+    """Train and test (texts, labels) of the canonical split, optionally subsampled."""
+    started = time.perf_counter()
+    data = read_labeled(data_dir / "imdb" / "aclImdb.tar.gz")
+    parts = {}
+    for split in ("train", "test"):
+        rows = [i for i, s in enumerate(data.splits or []) if s == split]
+        rows = [rows[i] for i in subsample(len(rows), limit, seed)]
+        parts[split] = tuple(pick(rows, data.texts, data.labels))
+    log(f"read IMDB in {time.perf_counter() - started:.1f}s: "
+        f"train {len(parts['train'][0])}, test {len(parts['test'][0])}")
+    return parts
+
+
+def make_config(model: str, args: argparse.Namespace) -> TrainConfig:
+    config = TrainConfig(model=model, device=args.device, bf16=args.bf16, compile=args.compile, seed=args.seed)
+    if args.epochs is not None:
+        config.epochs = args.epochs
+    if args.batch_size is not None:
+        config.batch_size = args.batch_size
+    return config
+
+
+def train_one(model: str, parts: dict, args: argparse.Namespace) -> dict:
+    """Fit one model with the project's training code and return its row of the table."""
+    config = make_config(model, args)
+    texts, labels = parts["train"]
+    train_rows, val_rows = carve_validation(labels, np.arange(len(labels)), config.val_fraction, config.seed)
+    train_texts, train_labels = pick(train_rows, texts, labels)
+    val_texts, val_labels = pick(val_rows, texts, labels)
+    log(f"--- {model}: train {len(train_texts)}, val {len(val_texts)}, test {len(parts['test'][0])}")
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    started = time.perf_counter()
+    outcome = fit_once(config, train_texts, train_labels, val_texts, val_labels, *parts["test"], log)
+    seconds = time.perf_counter() - started
+    metrics = outcome.metrics
+    return {
+        "model": model,
+        "device": device_name(config.device),
+        "epochs": metrics["epochs_run"],
+        "best_epoch": metrics["best_epoch"],
+        "stopped_by": metrics["stopped_by"],
+        "seconds_per_epoch": metrics.get("seconds_per_epoch"),
+        "train_seconds": seconds,
+        "test_accuracy": metrics["test"]["accuracy"],
+        "test_macro_f1": metrics["test"]["macro_f1"],
+        "vocab_size": outcome.model_info["vocab_size"],
+        "config": {k: v for k, v in config.to_dict().items() if k not in ("data", "test_data")},
+    }
+
+
+def device_name(requested: str) -> str:
+    device = resolve_device(requested)
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
+
+
+def print_table(rows: list[dict], args: argparse.Namespace) -> None:
+    n_train = "limit " + str(args.limit) if args.limit else "25k/25k"
+    print(f"\n### IMDB ({n_train}), torch {torch.__version__}, bf16={args.bf16}, compile={args.compile}\n")
+    headers = ["model", "device", "epochs (best)", "s/epoch", "total train s", "test acc", "macro-F1"]
+    print(markdown_table(headers, [
+        [r["model"], r["device"], f"{r['epochs']} ({r['best_epoch']})", r["seconds_per_epoch"],
+         r["train_seconds"], r["test_accuracy"], r["test_macro_f1"]]
+        for r in rows
+    ]))
+    print("\ntotal train s = fit_once wall clock: tokenizer fit + encoding + (NB init) + epochs + val/test eval.")
+
+
+def main() -> None:
+    args = parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = device_name(args.device)
+    log(f"device: {device}; torch {torch.__version__}; {torch.get_num_threads()} CPU threads")
+    parts = load_imdb(args.data_dir, args.limit, args.seed)
+    rows = [train_one(model, parts, args) for model in args.models]
+    print_table(rows, args)
+    write_json(args.json, {"benchmark": "train_imdb", "machine": machine(), "torch": torch.__version__,
+                           "device": device, "limit": args.limit, "results": rows})
+
+
+if __name__ == "__main__":
+    main()
