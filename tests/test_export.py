@@ -220,7 +220,7 @@ def test_probabilities_do_not_depend_on_the_batch(case: Case, real_reviews: list
 
 def test_exported_program_agrees_with_eager(case: Case, real_reviews: list[str]) -> None:
     bundle = load_bundle(case.program_bundle)
-    assert EXPORTED_PROGRAM in bundle.files
+    assert EXPORTED_PROGRAM in bundle.names
     program = load_program(bundle.read(EXPORTED_PROGRAM))
 
     def run(ids: np.ndarray) -> np.ndarray:

@@ -75,19 +75,20 @@ def verify(bundle: str) -> None:
     from ..export.equivalence import compare
     from ..runtime.predictor import Predictor
 
-    predictor = Predictor.load(bundle)  # validates the manifest and every checksum
+    predictor = Predictor.load(bundle)
+    predictor.bundle.verify_all()
     stored = predictor.bundle.read_json(VERIFICATION)
     backends = {"onnxruntime": predictor.proba_from_ids}
     try:
         from ..export.torchscript import torchscript_runner
 
-        if TORCHSCRIPT_MODEL in predictor.bundle.files:
+        if TORCHSCRIPT_MODEL in predictor.bundle.names:
             backends["torchscript"] = torchscript_runner(predictor.bundle.read(TORCHSCRIPT_MODEL))
     except ModuleNotFoundError:
         click.echo("torch is not installed: checking ONNX Runtime only", err=True)
     report = compare(stored["texts"], predictor.encoder, backends, predictor.decision.choose,
                      reference=stored["probabilities"])
-    click.echo(f"checksums ok ({len(predictor.bundle.files)} files)")
+    click.echo(f"checksums ok ({len(predictor.bundle.names)} files)")
     for pair, diff in report["max_abs_diff"].items():
         click.echo(f"{pair:<28} max |Δp| {diff:.2e}")
     for name, diff in report["batch_invariance_max_abs_diff"].items():

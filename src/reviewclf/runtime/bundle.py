@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,36 +44,56 @@ def file_entry(data: bytes) -> dict[str, Any]:
     return {"sha256": sha256_hex(data), "bytes": len(data)}
 
 
-@dataclass(frozen=True)
 class Bundle:
-    """A validated bundle: its manifest and the bytes of every file it lists (checksums already checked)."""
+    """A validated bundle: its manifest, and its files read (and checksum-checked) when first asked for.
 
-    path: Path
-    manifest: dict[str, Any]
-    files: dict[str, bytes]
+    ``load_bundle`` has already checked the file list and every size; a file's sha256 is checked before its
+    bytes are first returned, so a server that only needs the ONNX model never holds the other artifacts.
+    """
+
+    def __init__(self, path: Path, manifest: dict[str, Any], readers: dict[str, Callable[[], bytes]]):
+        self.path = path
+        self.manifest = manifest
+        self._readers = readers
+        self._cache: dict[str, bytes] = {}
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._readers)
 
     def read(self, name: str) -> bytes:
-        try:
-            return self.files[name]
-        except KeyError:
-            raise ReviewclfError(f"{self.path}: bundle has no {name}") from None
+        if name not in self._cache:
+            if name not in self._readers:
+                raise ReviewclfError(f"{self.path}: bundle has no {name}")
+            data = self._readers[name]()
+            entry = self.manifest["files"][name]
+            if len(data) != entry.get("bytes") or sha256_hex(data) != entry.get("sha256"):
+                raise ReviewclfError(f"{self.path}: checksum mismatch for {name} (the file was changed or damaged)")
+            self._cache[name] = data
+        return self._cache[name]
 
     def read_json(self, name: str) -> Any:
         return json.loads(self.read(name).decode("utf-8"))
+
+    def verify_all(self) -> None:
+        """Check every file's checksum now."""
+        for name in self.names:
+            self.read(name)
 
     @property
     def labels(self) -> list[str]:
         return list(self.manifest["labels"])
 
 
-def _read_members(path: Path) -> dict[str, bytes]:
-    """Every file of a bundle directory or zip archive, refusing anything that is not a plain known name."""
-    members: dict[str, bytes] = {}
+def _list_members(path: Path) -> dict[str, tuple[int, Callable[[], bytes]]]:
+    """Every file of a bundle directory or zip archive as (size, reader), refusing anything that is not a
+    plain file name at the top level."""
+    members: dict[str, tuple[int, Callable[[], bytes]]] = {}
     if path.is_dir():
         for child in sorted(path.iterdir()):
             if not child.is_file() or child.is_symlink():
                 raise ReviewclfError(f"{path}: unexpected entry in bundle: {child.name}")
-            members[child.name] = child.read_bytes()
+            members[child.name] = (child.stat().st_size, child.read_bytes)
     elif path.is_file():
         if not zipfile.is_zipfile(path):
             raise ReviewclfError(f"{path}: not a bundle (neither a directory nor a zip archive)")
@@ -84,10 +104,18 @@ def _read_members(path: Path) -> dict[str, bytes]:
                     raise ReviewclfError(f"{path}: unsafe or unexpected archive member: {name!r}")
                 if name in members:
                     raise ReviewclfError(f"{path}: duplicate archive member: {name!r}")
-                members[name] = archive.read(info)
+                members[name] = (info.file_size, _zip_reader(path, name))
     else:
         raise ReviewclfError(f"{path}: no such bundle")
     return members
+
+
+def _zip_reader(path: Path, name: str) -> Callable[[], bytes]:
+    def read() -> bytes:
+        with zipfile.ZipFile(path) as archive:
+            return archive.read(name)
+
+    return read
 
 
 def parse_manifest(path: Path, raw: bytes) -> dict[str, Any]:
@@ -132,13 +160,16 @@ def is_bundle(path: Path) -> bool:
     return False
 
 
-def load_bundle(path: str | Path) -> Bundle:
-    """Read and validate a bundle directory or archive; raise ReviewclfError on anything untrustworthy."""
+def load_bundle(path: str | Path, verify_all: bool = True) -> Bundle:
+    """Read and validate a bundle directory or archive; raise ReviewclfError on anything untrustworthy.
+
+    ``verify_all=False`` defers each file's checksum to its first read (the runtime reads only what it uses).
+    """
     path = Path(path)
-    members = _read_members(path)
+    members = _list_members(path)
     if MANIFEST not in members:
         raise ReviewclfError(f"{path}: not a bundle (no {MANIFEST})")
-    manifest = parse_manifest(path, members.pop(MANIFEST))
+    manifest = parse_manifest(path, members.pop(MANIFEST)[1]())
     listed = manifest["files"]
     for name in sorted(set(members) - set(listed)):
         raise ReviewclfError(f"{path}: file not listed in the manifest: {name}")
@@ -149,7 +180,9 @@ def load_bundle(path: str | Path) -> Bundle:
     for name, entry in sorted(listed.items()):
         if name not in members:
             raise ReviewclfError(f"{path}: missing file {name}")
-        data = members[name]
-        if len(data) != entry.get("bytes") or sha256_hex(data) != entry.get("sha256"):
+        if members[name][0] != entry.get("bytes"):
             raise ReviewclfError(f"{path}: checksum mismatch for {name} (the file was changed or damaged)")
-    return Bundle(path=path, manifest=manifest, files=members)
+    bundle = Bundle(path, manifest, {name: reader for name, (_, reader) in members.items()})
+    if verify_all:
+        bundle.verify_all()
+    return bundle

@@ -78,13 +78,14 @@ class Predictor:
     @classmethod
     def load(cls, path: str | Path, *, int8: bool = False, threads: int | None = None) -> Predictor:
         """Load a bundle directory or archive; ``int8`` picks the quantized model; ``threads`` caps ORT."""
-        bundle = load_bundle(path)
+        bundle = load_bundle(path, verify_all=False)
         name = ONNX_INT8_MODEL if int8 else ONNX_MODEL
-        if name not in bundle.files:
+        if name not in bundle.names:
             raise ReviewclfError(f"{bundle.path}: bundle has no {name} (export it with --quantize)")
+        model = bundle.read(name)
         try:
             session = ort.InferenceSession(
-                bundle.read(name), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
+                model, sess_options=session_options(threads), providers=["CPUExecutionProvider"]
             )
         except Exception as exc:
             raise ReviewclfError(f"{bundle.path}: ONNX Runtime cannot load {name}: {exc}") from None

@@ -12,6 +12,7 @@ from .loop import EncodedSet
 from .models import NGram, unique_mask
 
 SMOOTHING = 1.0
+MIN_DOCUMENTS = int(__import__("os").environ.get("RCLF_NB_MIN_DOCS", "1"))
 BATCH = 1024
 
 
@@ -41,6 +42,7 @@ def init_from_naive_bayes(model: NGram, data: EncodedSet) -> None:
     rest = counts.sum(dim=1, keepdim=True) - counts
     ratio = torch.log(counts / totals) - torch.log(rest / (totals.sum() - totals))
     ratio[0] = 0.0  # padding carries no evidence
+    ratio[(counts.sum(dim=1) - n_classes * SMOOTHING) < MIN_DOCUMENTS] = 0.0
     docs = torch.bincount(data.targets, minlength=n_classes).float().clamp(min=1.0)
     prior = torch.log(docs / (docs.sum() - docs))
     if model.n_outputs == 1:
