@@ -9,8 +9,8 @@ Design rules:
 
 * Every failure a user can cause is a ``ReviewclfError`` whose one-line message names the file and, where
   known, the line. No ``csv.Error``/``UnicodeDecodeError``/``OSError`` traceback ever escapes.
-* Bytes are decoded line by line (files are split on ``\\n`` bytes only), so a decoding error names its
-  line, and characters such as U+0085 (NEL, common in Latin-1 data) never split a line.
+* Bytes are decoded line by line by ``lines.LineSource`` (shared with ``textio``), so a decoding error names
+  its line, and characters such as U+0085 (NEL, common in Latin-1 data) never split a line.
 * ``on_error="skip"`` skips bad rows and counts them; rows whose label the label map does not name are
   dropped and counted separately: dropping is a choice (e.g. 3-star reviews for polarity), not an error.
 * Archives (``.zip`` of one file, ``.gz``, aclImdb ``.tar.gz``) are streamed, never extracted to disk.
@@ -18,15 +18,13 @@ Design rules:
 
 from __future__ import annotations
 
-import codecs
 import csv
 import gzip
-import json
 import re
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -34,16 +32,17 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from .errors import ReviewclfError, located
+from .lines import TEXT_COLUMNS, LineSource, check_options, find_column
 
 FORMATS = ("csv", "tsv", "zhang", "book", "jsonl", "fasttext", "tabbed", "aclimdb", "lines")
 
-TEXT_COLUMNS = ("text", "review", "sentence", "content")
 LABEL_COLUMNS = ("label", "stars", "rating", "sentiment", "class")
 SPLITS = ("train", "val", "test")
 LINES_SUFFIXES = (".0", ".1", ".pos", ".neg")
 
 _CSV_FIELD_LIMIT = 2**31 - 1  # reviews can be longer than csv's 128 KiB default; C long is 32-bit on Windows
 _FASTTEXT_PREFIX = "__label__"
+_DECODE_HINT = "pass the file's encoding, e.g. latin-1"
 
 
 @dataclass
@@ -103,28 +102,17 @@ def _lookup(label: str, label_map: dict[str, str]) -> str | None:
 
 
 @dataclass
-class _Job:
-    """One file being read: the options, the rows collected so far, and the bad-row policy."""
+class _Job(LineSource):
+    """One file being read: the options, the rows collected so far (and, inherited, the bad-row policy)."""
 
-    path: Path
-    text_column: str | None
-    label_column: str | None
-    label_map: dict[str, str] | None
-    encoding: str
-    on_error: str
+    text_column: str | None = None
+    label_column: str | None = None
+    label_map: dict[str, str] | None = None
     texts: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     splits: list[str] = field(default_factory=list)
     has_splits: bool = False
     dropped: int = 0
-    skipped: int = 0
-    last_bad_line: int = 0  # the latest line that failed to decode (only under on_error="skip")
-
-    def bad(self, line: int | None, message: str) -> None:
-        """A bad row: raise a located error, or count it and go on."""
-        if self.on_error == "raise":
-            raise located(self.path, line, message)
-        self.skipped += 1
 
     def add(self, line: int | None, text: str, label: str, split: str | None = None) -> None:
         label = label.strip()
@@ -140,27 +128,6 @@ class _Job:
         self.texts.append(text)
         self.labels.append(label)
         self.splits.append(split or "")
-
-    def lines(self, stream: Iterable[bytes]) -> Iterator[str]:
-        """Decode a byte stream line by line so that a decoding error can name its line.
-
-        Under ``on_error="skip"`` an undecodable line is decoded with replacement characters and its number
-        is recorded in ``last_bad_line``; the format reader then skips the row that contains it.
-        """
-        codec = "utf-8-sig" if codecs.lookup(self.encoding).name == "utf-8" else self.encoding
-        for number, raw in enumerate(stream, 1):
-            try:
-                yield raw.decode(codec)
-            except UnicodeDecodeError as exc:
-                if self.on_error == "raise":
-                    raise located(
-                        self.path,
-                        number,
-                        f"cannot decode byte 0x{raw[exc.start]:02x} (column {exc.start + 1}) as "
-                        f"{self.encoding}; pass the file's encoding, e.g. latin-1",
-                    ) from None
-                self.last_bad_line = number
-                yield raw.decode(codec, "replace")
 
     def result(self) -> LabeledData:
         splits = self.splits if self.has_splits and all(s in SPLITS for s in self.splits) else None
@@ -283,12 +250,9 @@ def detect_format(path: Path) -> str:
 
 def _find_column(job: _Job, header: list[str], wanted: str | None, defaults: Sequence[str], role: str) -> int:
     """Index of the named column (exact, else case-insensitive), or of the first default present."""
-    folded = [name.lower() for name in header]
-    for name in [wanted] if wanted is not None else defaults:
-        if name in header:
-            return header.index(name)
-        if name.lower() in folded:
-            return folded.index(name.lower())
+    at = find_column(header, wanted, defaults)
+    if at is not None:
+        return at
     columns = ", ".join(header) or "none"
     if wanted is not None:
         raise located(job.path, None, f"no column {wanted!r}; the columns are: {columns}")
@@ -297,50 +261,45 @@ def _find_column(job: _Job, header: list[str], wanted: str | None, defaults: Seq
     )
 
 
+def _lines(job: _Job) -> Iterator[tuple[int, str]]:
+    """The file's lines, numbered and decoded (bad ones raise or are marked, see ``LineSource.decode``)."""
+    with _open_binary(job.path) as (stream, _):
+        yield from job.decode(stream, _DECODE_HINT)
+
+
 def _read_csv(job: _Job, *, delimiter: str = ",", need_split: bool = False) -> None:
     """A delimited file with a header row (csv, tsv, and the book's csv with a ``split`` column).
 
     Quoted fields may span lines. A ``split`` column whose values are all train/val/test gives
     ``splits``; the book format requires one.
     """
-    csv.field_size_limit(_CSV_FIELD_LIMIT)
-    with _open_binary(job.path) as (stream, _):
-        reader = csv.reader(job.lines(stream), delimiter=delimiter)
-        header: list[str] | None = None
-        text_at = label_at = split_at = -1
-        while True:
-            start = reader.line_num + 1
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                job.bad(reader.line_num, f"bad CSV row ({exc})")
-                continue
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue
-            if header is None:
-                header = [name.strip() for name in row]
-                text_at = _find_column(job, header, job.text_column, TEXT_COLUMNS, "text")
-                label_at = _find_column(job, header, job.label_column, LABEL_COLUMNS, "label")
-                folded = [name.lower() for name in header]
-                if "split" in folded:
-                    split_at = folded.index("split")
-                    job.has_splits = True
-                elif need_split:
-                    raise located(job.path, 1, f"no 'split' column; the columns are: {', '.join(header)}")
-                continue
-            if job.last_bad_line >= start:
-                job.bad(start, "undecodable bytes")
-                continue
-            if len(row) != len(header):
-                job.bad(start, f"expected {len(header)} fields, found {len(row)}")
-                continue
-            split = row[split_at].strip().lower() if split_at >= 0 else None
-            if need_split and split not in SPLITS:
-                job.bad(start, f"split {row[split_at]!r} is not one of {', '.join(SPLITS)}")
-                continue
-            job.add(start, row[text_at], row[label_at], split)
+    header: list[str] | None = None
+    text_at = label_at = split_at = -1
+    for start, row in job.csv_rows(_lines(job), delimiter, _CSV_FIELD_LIMIT):
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if header is None:
+            header = [name.strip() for name in row]
+            text_at = _find_column(job, header, job.text_column, TEXT_COLUMNS, "text")
+            label_at = _find_column(job, header, job.label_column, LABEL_COLUMNS, "label")
+            folded = [name.lower() for name in header]
+            if "split" in folded:
+                split_at = folded.index("split")
+                job.has_splits = True
+            elif need_split:
+                raise located(job.path, 1, f"no 'split' column; the columns are: {', '.join(header)}")
+            continue
+        if job.last_bad_line >= start:
+            job.bad(start, "undecodable bytes")
+            continue
+        if len(row) != len(header):
+            job.bad(start, f"expected {len(header)} fields, found {len(row)}")
+            continue
+        split = row[split_at].strip().lower() if split_at >= 0 else None
+        if need_split and split not in SPLITS:
+            job.bad(start, f"split {row[split_at]!r} is not one of {', '.join(SPLITS)}")
+            continue
+        job.add(start, row[text_at], row[label_at], split)
 
 
 def _read_zhang(job: _Job) -> None:
@@ -349,55 +308,23 @@ def _read_zhang(job: _Job) -> None:
     Their files escape newlines inside the text as a literal backslash-n; title and description are joined
     with a space.
     """
-    csv.field_size_limit(_CSV_FIELD_LIMIT)
-    with _open_binary(job.path) as (stream, _):
-        reader = csv.reader(job.lines(stream))
-        while True:
-            start = reader.line_num + 1
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                job.bad(reader.line_num, f"bad CSV row ({exc})")
-                continue
-            if not row:
-                continue
-            if job.last_bad_line >= start:
-                job.bad(start, "undecodable bytes")
-                continue
-            if len(row) not in (2, 3):
-                job.bad(start, f"expected 2 or 3 fields (class, text), found {len(row)}")
-                continue
-            parts = (part.replace("\\n", "\n").strip() for part in row[1:])
-            job.add(start, " ".join(part for part in parts if part), row[0])
-
-
-def _numbered_lines(job: _Job) -> Iterator[tuple[int, str]]:
-    """Non-blank decoded lines with their numbers, for the line-per-row formats (bad lines skipped)."""
-    with _open_binary(job.path) as (stream, _):
-        for number, line in enumerate(job.lines(stream), 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            if job.last_bad_line == number:
-                job.bad(number, "undecodable bytes")
-                continue
-            yield number, line
+    for start, row in job.csv_rows(_lines(job), ",", _CSV_FIELD_LIMIT):
+        if not row:
+            continue
+        if job.last_bad_line >= start:
+            job.bad(start, "undecodable bytes")
+            continue
+        if len(row) not in (2, 3):
+            job.bad(start, f"expected 2 or 3 fields (class, text), found {len(row)}")
+            continue
+        parts = (part.replace("\\n", "\n").strip() for part in row[1:])
+        job.add(start, " ".join(part for part in parts if part), row[0])
 
 
 def _read_jsonl(job: _Job) -> None:
     """One JSON object per line; fields named like csv columns. Blank lines are ignored."""
     text_key = label_key = None
-    for number, line in _numbered_lines(job):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            job.bad(number, f"bad JSON ({exc.msg} at column {exc.colno})")
-            continue
-        if not isinstance(record, dict):
-            job.bad(number, f"expected a JSON object, found {type(record).__name__}")
-            continue
+    for number, record in job.json_objects(_lines(job)):
         if text_key is None or label_key is None:
             fields = list(record)
             text_key = fields[_find_column(job, fields, job.text_column, TEXT_COLUMNS, "text")]
@@ -413,7 +340,7 @@ def _read_jsonl(job: _Job) -> None:
 
 def _read_fasttext(job: _Job) -> None:
     """fastText lines, ``__label__X text``: as in fastText, any ``__label__`` token is a label; first wins."""
-    for number, line in _numbered_lines(job):
+    for number, line in job.good_lines(_lines(job)):
         tokens = line.split()
         labels = [t[len(_FASTTEXT_PREFIX) :] for t in tokens if t.startswith(_FASTTEXT_PREFIX)]
         if not labels:
@@ -427,7 +354,7 @@ def _read_tabbed(job: _Job) -> None:
 
     Split on the last TAB and do no quote processing: the UCI imdb file has unbalanced ``"``.
     """
-    for number, line in _numbered_lines(job):
+    for number, line in job.good_lines(_lines(job)):
         text, tab, label = line.rpartition("\t")
         if not tab:
             job.bad(number, "no TAB before the label")
@@ -441,7 +368,7 @@ def _read_lines(job: _Job) -> None:
         label = _suffix(_inner_name(job.path))[1:]
     if not label:
         raise located(job.path, None, "the lines format needs a file suffix to use as the label")
-    for number, line in _numbered_lines(job):
+    for number, line in job.good_lines(_lines(job)):
         job.add(number, line.strip(), label)
 
 
@@ -523,16 +450,11 @@ def read_labeled(
     layout fixes them. ``on_error="skip"`` skips and counts bad rows instead of raising on the first one.
     """
     path = Path(path)
-    if on_error not in ("raise", "skip"):
-        raise ReviewclfError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise ReviewclfError(f"unknown encoding {encoding!r}") from None
+    check_options(encoding, on_error)
     fmt = (format or detect_format(path)).lower()
     if fmt not in _READERS:
         raise ReviewclfError(f"unknown format {format!r}; the formats are: {', '.join(FORMATS)}")
-    job = _Job(path, text_column, label_column, label_map, encoding, on_error)
+    job = _Job(path, encoding, on_error, text_column=text_column, label_column=label_column, label_map=label_map)
     with _user_errors(path):
         _READERS[fmt](job)
     if not job.texts:

@@ -11,9 +11,10 @@ window: memory stays flat whatever the input size. Every failure a user can caus
   is carried through to the output (an id, a timestamp...). Blank lines are not rows there.
 * Carried columns come first in the output, then ``label`` and ``probability``. A carried column whose name
   an output column already uses is renamed ``input_<name>`` (a labeled CSV's own ``label`` survives).
-* Bytes are split on ``\\n`` and decoded line by line, so an undecodable byte names its line; a UTF-8 BOM is
-  dropped. A single line is capped at ``MAX_LINE_BYTES`` so a file with no line breaks cannot exhaust memory
-  (long reviews are fine: the tokenizer truncates them to the model's max length).
+* Bytes are split on ``\\n`` and decoded line by line (``lines.LineSource``, shared with ``readers``), so an
+  undecodable byte names its line; a UTF-8 BOM is dropped. A single line is capped at ``MAX_LINE_BYTES`` so a
+  file with no line breaks cannot exhaust memory (long reviews are fine: the tokenizer truncates them to the
+  model's max length).
 * ``on_error="skip"`` skips bad rows (undecodable, NUL bytes, too long, ragged, bad JSON) and counts them.
 * Output files are written to a temporary file beside the target and renamed over it at the end: an error
   or Ctrl-C leaves no half-written output, and the output may even replace one of the inputs.
@@ -21,7 +22,6 @@ window: memory stays flat whatever the input size. Every failure a user can caus
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import json
@@ -37,17 +37,18 @@ from typing import IO, Any
 import numpy as np
 
 from .errors import ReviewclfError, located
+from .lines import TEXT_COLUMNS, LineSource, check_options, find_column
 
 INPUT_FORMATS = ("txt", "csv", "tsv", "jsonl")
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl")
 STDIO = "-"
 STDIN_NAME = "<stdin>"
 MAX_LINE_BYTES = 10 * 1024 * 1024  # one line (or CSV field) longer than this is refused: memory stays bounded
-TEXT_COLUMNS = ("text", "review", "sentence", "content")  # tried in order when no text column is named
 TXT_TEXT_COLUMN = "text"  # the column name of a plain-text line with ``include_text``
 
 _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _DRAIN_CHUNK = 1 << 20
+_DECODE_HINT = "pass the file's encoding (e.g. --encoding latin-1) or --on-error skip"
 
 
 def input_format_of(name: str) -> str:
@@ -67,14 +68,6 @@ def output_format_of(name: str | None) -> str:
     return fmt
 
 
-def check_encoding(encoding: str) -> None:
-    """Refuse an unknown codec up front, as one line, instead of at the first byte read."""
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise ReviewclfError(f"unknown encoding {encoding!r}") from None
-
-
 # --------------------------------------------------------------------------------------------------- input
 
 
@@ -87,27 +80,10 @@ class Row:
 
 
 @dataclass
-class _File:
-    """One input being read: where it is, how to decode it, and its bad-row policy and counters."""
+class _File(LineSource):
+    """One input being read (decoding and bad-row policy inherited) and the rows it gave."""
 
-    name: str
-    encoding: str
-    on_error: str
     rows: int = 0
-    skipped: int = 0
-    last_bad_line: int = 0  # the latest line that failed (only under on_error="skip")
-
-    def bad(self, line: int | None, message: str) -> None:
-        """A bad row: raise a located error, or count it and go on."""
-        if self.on_error == "raise":
-            raise located(self.name, line, message)
-        self.skipped += 1
-
-    def mark(self, line: int, message: str) -> None:
-        """A bad line: raise a located error, or remember it so the row that holds it is skipped."""
-        if self.on_error == "raise":
-            raise located(self.name, line, message)
-        self.last_bad_line = line
 
 
 @dataclass
@@ -128,11 +104,9 @@ class InputReader:
     bytes_read: int = 0
 
     def __post_init__(self) -> None:
-        if self.on_error not in ("raise", "skip"):
-            raise ReviewclfError(f"on_error must be 'raise' or 'skip', not {self.on_error!r}")
         if self.input_format is not None and self.input_format not in INPUT_FORMATS:
             raise ReviewclfError(f"unknown input format {self.input_format!r}; one of {', '.join(INPUT_FORMATS)}")
-        check_encoding(self.encoding)
+        check_options(self.encoding, self.on_error)
 
     def total_bytes(self) -> int | None:
         """The summed size of the input files, or ``None`` when one of them is stdin (for a progress bar)."""
@@ -156,58 +130,45 @@ class InputReader:
         self.skipped += file.skipped
         if not file.rows:
             note = f" ({file.skipped} bad rows skipped)" if file.skipped else ""
-            raise located(file.name, None, f"no input rows{note}")
+            raise located(file.path, None, f"no input rows{note}")
 
     def _decoded_lines(self, file: _File, stream: IO[bytes]) -> Iterator[tuple[int, str]]:
-        """Lines with their numbers, decoded one by one; bad ones raise or are marked in ``last_bad_line``.
-
-        A marked line is yielded as decoded with replacement characters (or empty, when too long) so that
-        the CSV reader keeps its place; the format reader then skips the row that contains it.
-        """
-        for number, raw in _raw_lines(stream, MAX_LINE_BYTES):
-            self.bytes_read += len(raw) if raw is not None else MAX_LINE_BYTES
-            if raw is None:
-                file.mark(number, f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MB")
-                yield number, "\n"
-                continue
-            text = _decode(file, number, raw)
-            if number == 1 and text.startswith("\ufeff"):
-                text = text[1:]
-                if not text:  # a file holding only a byte-order mark is empty
-                    return
+        """Numbered decoded lines; a line with a NUL byte is bad like an undecodable or too long one."""
+        for number, text in file.decode(self._bounded_lines(file, stream), _DECODE_HINT):
             if "\x00" in text:
                 file.mark(number, f"NUL byte at column {text.index(chr(0)) + 1} (is this a binary file?)")
             yield number, text
 
+    def _bounded_lines(self, file: _File, stream: IO[bytes]) -> Iterator[bytes]:
+        """Byte lines of at most ``MAX_LINE_BYTES``; a longer one is drained, marked bad and given as empty.
+
+        The empty line keeps the CSV reader and the line numbers in step; the row reader skips it.
+        """
+        number = 0
+        while raw := stream.readline(MAX_LINE_BYTES + 1):
+            number += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                while raw and not raw.endswith(b"\n"):
+                    raw = stream.readline(_DRAIN_CHUNK)
+                self.bytes_read += MAX_LINE_BYTES
+                file.mark(number, f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MB")
+                yield b"\n"
+            else:
+                self.bytes_read += len(raw)
+                yield raw
+
     def _txt_rows(self, file: _File, lines: Iterable[tuple[int, str]]) -> Iterator[Row]:
         """One review per line; blank lines are empty reviews so output row N matches input line N."""
-        for number, line in lines:
-            if file.last_bad_line == number:
-                file.bad(number, "bad line")
-                continue
-            text = _strip_line_end(line)
+        for _, text in file.good_lines(lines, keep_blank=True):
             file.rows += 1
             yield Row(text, {TXT_TEXT_COLUMN: text} if self.include_text else {})
 
     def _jsonl_rows(self, file: _File, lines: Iterable[tuple[int, str]]) -> Iterator[Row]:
         """One JSON object per line; the text field is named or found in the first object."""
         key: str | None = None
-        for number, line in lines:
-            if file.last_bad_line == number:
-                file.bad(number, "bad line")
-                continue
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                file.bad(number, f"bad JSON ({exc.msg} at column {exc.colno})")
-                continue
-            if not isinstance(record, dict):
-                file.bad(number, f"expected a JSON object, found {type(record).__name__}")
-                continue
+        for number, record in file.json_objects(lines):
             if key is None:
-                key = _find_column(file, list(record), self.text_column, "field")
+                key = _text_column(file, list(record), self.text_column, "field")
             text = record.get(key)
             if not isinstance(text, str):
                 file.bad(number, f"field {key!r} is missing or not a string")
@@ -217,29 +178,19 @@ class InputReader:
 
     def _csv_rows(self, file: _File, lines: Iterable[tuple[int, str]], delimiter: str) -> Iterator[Row]:
         """A delimited file with a header row; quoted fields may span lines."""
-        csv.field_size_limit(MAX_LINE_BYTES)
-        reader = csv.reader((line for _, line in lines), delimiter=delimiter)
         header: list[str] | None = None
         text_at = -1
-        while True:
-            start = reader.line_num + 1
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                file.bad(reader.line_num, f"bad {'TSV' if delimiter == chr(9) else 'CSV'} row ({exc})")
-                continue
+        for start, row in file.csv_rows(lines, delimiter, MAX_LINE_BYTES):
             if file.last_bad_line >= start:
                 if header is None:
-                    raise located(file.name, start, "the header line is unreadable")
+                    raise located(file.path, start, "the header line is unreadable")
                 file.bad(start, "bad line")
                 continue
             if not row or (header is not None and len(header) > 1 and row == [""]):
                 continue
             if header is None:
                 header = _header(file, row)
-                text_at = header.index(_find_column(file, header, self.text_column, "column"))
+                text_at = header.index(_text_column(file, header, self.text_column, "column"))
                 continue
             if len(row) != len(header):
                 file.bad(start, f"expected {len(header)} fields, found {len(row)}")
@@ -253,65 +204,25 @@ class InputReader:
         return {k: v for k, v in record.items() if k != text_key}
 
 
-def _raw_lines(stream: IO[bytes], limit: int) -> Iterator[tuple[int, bytes | None]]:
-    """Numbered byte lines of at most ``limit`` bytes; a longer line is drained and given as ``None``."""
-    number = 0
-    while True:
-        raw = stream.readline(limit + 1)
-        if not raw:
-            return
-        number += 1
-        if len(raw) > limit and not raw.endswith(b"\n"):
-            while raw and not raw.endswith(b"\n"):
-                raw = stream.readline(_DRAIN_CHUNK)
-            yield number, None
-        else:
-            yield number, raw
-
-
-def _decode(file: _File, number: int, raw: bytes) -> str:
-    try:
-        return raw.decode(file.encoding)
-    except UnicodeDecodeError as exc:
-        if file.on_error == "raise":
-            raise located(
-                file.name,
-                number,
-                f"cannot decode byte 0x{raw[exc.start]:02x} (column {exc.start + 1}) as {file.encoding}; "
-                "pass the file's encoding (e.g. --encoding latin-1) or --on-error skip",
-            ) from None
-        file.mark(number, "undecodable")
-        return raw.decode(file.encoding, "replace")
-
-
-def _strip_line_end(line: str) -> str:
-    if line.endswith("\n"):
-        line = line[:-1]
-    return line[:-1] if line.endswith("\r") else line
-
-
 def _header(file: _File, row: list[str]) -> list[str]:
     header = [name.strip() for name in row]
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
-        raise located(file.name, 1, f"duplicate column names in the header: {', '.join(duplicates)}")
+        raise located(file.path, 1, f"duplicate column names in the header: {', '.join(duplicates)}")
     return header
 
 
-def _find_column(file: _File, names: list[str], wanted: str | None, kind: str) -> str:
+def _text_column(file: _File, names: list[str], wanted: str | None, kind: str) -> str:
     """The named column (exact, else case-insensitive), or the first of ``TEXT_COLUMNS`` present."""
-    folded = {name.lower(): name for name in reversed(names)}
-    for candidate in [wanted] if wanted is not None else TEXT_COLUMNS:
-        if candidate in names:
-            return candidate
-        if candidate.lower() in folded:
-            return folded[candidate.lower()]
+    at = find_column(names, wanted, TEXT_COLUMNS)
+    if at is not None:
+        return names[at]
     available = ", ".join(names) or "none"
     if wanted is not None:
-        raise located(file.name, 1, f"no {kind} {wanted!r}; the {kind}s are: {available}")
+        raise located(file.path, 1, f"no {kind} {wanted!r}; the {kind}s are: {available}")
     option = "--text-field" if kind == "field" else "--text-column"
     raise located(
-        file.name, 1, f"no text {kind} (one of {', '.join(TEXT_COLUMNS)}; name it with {option}); "
+        file.path, 1, f"no text {kind} (one of {', '.join(TEXT_COLUMNS)}; name it with {option}); "
         f"the {kind}s are: {available}"
     )
 
