@@ -275,8 +275,8 @@ def test_naive_bayes_init_gives_signed_feature_ratios():
 
 
 def test_naive_bayes_init_multi_class():
-    rows = [[2, 9], [2], [3, 9], [3], [4, 9], [4]]
-    data = EncodedSet.build(rows, np.array([0, 0, 1, 1, 2, 2]), torch.device("cpu"))
+    rows = [[2, 9], [2], [2], [3, 9], [3], [3], [4, 9], [4], [4]]  # each word in 3 documents (MIN_DOCUMENTS)
+    data = EncodedSet.build(rows, np.array([0, 0, 0, 1, 1, 1, 2, 2, 2]), torch.device("cpu"))
     model = NGram(vocab_size=10, n_outputs=3, dim=4, ngrams=2, buckets=64, dropout=0.0)
     init_from_naive_bayes(model, data)
     weight = model.nb_ratio.detach()
@@ -296,3 +296,16 @@ def test_export_folding_keeps_the_ngram_outputs():
     model.prepare_for_export()
     assert model.nb_ratio.numel() == 1  # the ratio table is folded away, not exported twice
     assert torch.allclose(model(ids), before, atol=1e-6)
+
+
+def test_naive_bayes_ignores_ngrams_of_fewer_than_min_documents():
+    from reviewclf.training.nb import MIN_DOCUMENTS
+
+    rare, common = 5, 2
+    rows = [[common, rare]] + [[common]] * (2 * MIN_DOCUMENTS)
+    data = EncodedSet.build(rows, np.array([1] * len(rows)), torch.device("cpu"))
+    data.targets[MIN_DOCUMENTS + 1 :] = 0  # common is in both classes, rare in one positive document
+    model = NGram(vocab_size=10, n_outputs=1, dim=4, ngrams=2, buckets=64, dropout=0.0)
+    init_from_naive_bayes(model, data)
+    assert model.nb_ratio[rare, 0] == 0.0
+    assert model.nb_ratio[common, 0] != 0.0
