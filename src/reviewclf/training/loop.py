@@ -29,7 +29,8 @@ from .stopping import BestCheckpoint, EarlyStopping
 
 @dataclass
 class EncodedSet:
-    """Token ids, row lengths and label indices of one split, on one device."""
+    """Token ids, row lengths and label indices of one split, on one device. Ids are held as int32 (half the
+    memory of a large padded corpus) and widened to the int64 the models take one batch at a time."""
 
     ids: torch.Tensor
     lengths: torch.Tensor
@@ -39,7 +40,7 @@ class EncodedSet:
     def build(cls, rows: list[list[int]], targets: np.ndarray, device: torch.device) -> EncodedSet:
         lengths = torch.tensor([len(r) for r in rows], dtype=torch.int64)
         return cls(
-            ids=torch.from_numpy(pad_rows(rows)).to(device),
+            ids=torch.from_numpy(pad_rows(rows).astype(np.int32)).to(device),
             lengths=lengths.to(device),
             targets=torch.as_tensor(targets, dtype=torch.int64).to(device),
         )
@@ -49,7 +50,7 @@ class EncodedSet:
 
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         width = max(int(self.lengths[index].max()), 1)
-        return self.ids[index, :width], self.targets[index]
+        return self.ids[index, :width].long(), self.targets[index]
 
 
 BUCKET_BATCHES = 50
