@@ -60,9 +60,9 @@ YELP_TEST_FRACTION = 0.20
 # reviewclf hyper-parameters per model kind (TrainConfig fields). min_freq 2 for all (the book's perceptron
 # used 25); everything not named here is TrainConfig's default.
 REVIEWCLF: dict[str, dict[str, Any]] = {
-    "perceptron": {"min_freq": 2, "optimizer": "adam", "lr": 1e-3, "batch_size": 128, "epochs": 20, "patience": 5},
+    "perceptron": {"min_freq": 2, "optimizer": "adam", "lr": 1e-3, "batch_size": 128, "patience": 5},
     "mlp": {"min_freq": 2, "hidden": 128, "activation": "relu", "dropout": 0.0, "lr": 1e-3, "batch_size": 128,
-            "epochs": 20, "patience": 5},
+            "patience": 5},
     "ngram": {},  # TrainConfig's model defaults (MODEL_DEFAULTS in reviewclf.training.config)
 }
 FASTTEXT = {"epoch": 5, "lr": 0.1, "dim": 100}  # fastText's supervised defaults, written out
@@ -266,8 +266,12 @@ def run_fasttext(word_ngrams: int, split: Split, work: Path, job: dict) -> dict:
     path = work / "train.ft.txt"
 
     def train() -> Any:
+        # fastText reads its file in order with a decaying learning rate: rows grouped by label (aclImdb is
+        # read all-neg then all-pos) would leave it fitted to the last label, so shuffle as reviewclf does.
+        texts, labels = split.train
+        order = np.random.default_rng(SEED).permutation(len(texts))
         with open(path, "w", encoding="utf-8") as handle:
-            handle.writelines(f"__label__{y} {prepare(x)}\n" for x, y in zip(*split.train))
+            handle.writelines(f"__label__{labels[i]} {prepare(texts[i])}\n" for i in order)
         return fasttext.train_supervised(input=str(path), wordNgrams=word_ngrams, thread=job["threads"],
                                          verbose=0, **FASTTEXT)
 

@@ -31,7 +31,7 @@ from .options import data_options
 @click.option("--lr", default=None, type=float, help="Learning rate [default: 1e-3; ngram 2e-3].")
 @click.option("--momentum", default=0.9, show_default=True, help="SGD momentum.")
 @click.option("--batch-size", default=None, type=int, help="[default: 128; ngram 1024]")
-@click.option("--epochs", default=20, show_default=True)
+@click.option("--epochs", default=50, show_default=True, help="At most this many; early stopping ends sooner.")
 @click.option("--patience", default=5, show_default=True, help="Early stopping: epochs without val-loss gain.")
 @click.option("--weight-decay", default=0.0, show_default=True, help="L2 regularization.")
 @click.option("--l1", default=0.0, show_default=True, help="L1 regularization of the input layer.")

@@ -20,6 +20,9 @@ from .encoding import TextEncoder, pad_rows
 from .errors import ReviewclfError
 
 DEFAULT_BATCH_SIZE = 256
+# A batch also holds at most this many token slots (rows x longest row), so a batch of long reviews is cut
+# smaller: ONNX Runtime's working memory follows the batch shape, and long inputs must not grow it.
+TOKENS_PER_BATCH = 1 << 16
 # Texts are sorted by length inside a window of this many batches, so a batch holds texts of similar
 # length and little padding is computed; results still come back in input order.
 SORT_WINDOW_BATCHES = 8
@@ -60,6 +63,20 @@ def session_options(threads: int | None) -> ort.SessionOptions:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
     return options
+
+
+def token_budget_batches(sorted_lengths: np.ndarray, batch_size: int) -> list[slice]:
+    """Cut rows sorted by length into consecutive batches of at most ``batch_size`` rows and at most
+    ``TOKENS_PER_BATCH`` token slots (a single longer row still gets a batch of its own)."""
+    batches, start = [], 0
+    while start < len(sorted_lengths):
+        end = start + 1
+        while (end < len(sorted_lengths) and end - start < batch_size
+               and (end - start + 1) * max(int(sorted_lengths[end]), 1) <= TOKENS_PER_BATCH):
+            end += 1
+        batches.append(slice(start, end))
+        start = end
+    return batches
 
 
 class Predictor:
@@ -120,11 +137,12 @@ class Predictor:
 
     def _window_proba(self, texts: list[str], batch_size: int) -> np.ndarray:
         rows = self.encoder.encode_ragged(texts)
-        order = np.argsort(np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows)), kind="stable")
+        lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+        order = np.argsort(lengths, kind="stable")
         out = np.empty((len(rows), len(self.labels)), dtype=np.float32)
-        for start in range(0, len(rows), batch_size):
-            chunk = order[start : start + batch_size]
-            out[chunk] = self.proba_from_ids(pad_rows([rows[i] for i in chunk]))
+        for chunk in token_budget_batches(lengths[order], batch_size):
+            index = order[chunk]
+            out[index] = self.proba_from_ids(pad_rows([rows[i] for i in index]))
         return out
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:

@@ -50,7 +50,7 @@ class TrainConfig:
     lr: float | None = None
     momentum: float = 0.9
     batch_size: int | None = None
-    epochs: int = 20
+    epochs: int = 50
     patience: int = 5
     lr_patience: int = 1
     lr_factor: float = 0.5
