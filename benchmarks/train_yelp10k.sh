@@ -29,3 +29,6 @@ run perceptron-5stars --model perceptron --min-freq 25
 run mlp-5stars --model mlp --dropout 0.5
 run ngram-polarity --model ngram --label-map "$polarity"
 run ngram-5stars --model ngram
+# bigrams in smaller batches: what benchmarks/compare.py's validation picks on the small Yelp sets
+run ngram-polarity-bigrams --model ngram --ngrams 2 --batch-size 256 --label-map "$polarity"
+run ngram-5stars-bigrams --model ngram --ngrams 2 --batch-size 256
