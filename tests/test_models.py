@@ -22,14 +22,7 @@ from reviewclf.training.nb import init_from_naive_bayes
 HPARAMS = {"hidden": 8, "activation": "tanh", "dropout": 0.0, "dim": 8, "ngrams": 3, "buckets": 257}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """These models are tiny: one intra-op thread is as fast, and far faster on a busy machine (an idle
-    second thread waking up costs about a millisecond per operation there)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def collapsed_one_hot(ids: np.ndarray, vocab_size: int) -> np.ndarray:

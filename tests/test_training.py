@@ -61,14 +61,7 @@ YELP_POLARITY = {"negative": 1676, "positive": 6863}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """These models are tiny: one intra-op thread is as fast, and far faster on a busy machine (an idle
-    second thread waking up costs about a millisecond per operation there)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def quiet(_: str) -> None:
