@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,3 +135,17 @@ def machine() -> dict[str, Any]:
 def log(message: str) -> None:
     """Progress goes to stderr so that stdout holds only the tables."""
     print(message, file=sys.stderr, flush=True)
+
+
+@contextmanager
+def scratch_dir(prefix: str, keep: bool) -> Iterator[Path]:
+    """A fresh work directory under ``RESULTS``, removed at the end unless ``keep`` (``--keep``)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=RESULTS))
+    try:
+        yield work
+    finally:
+        if keep:
+            log(f"work directory kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)

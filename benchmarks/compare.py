@@ -42,16 +42,26 @@ import argparse
 import json
 import os
 import pickle
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import DATA, RESULTS, check, log, machine, markdown_table, one_line, pick, run_child, subsample, write_json
+from common import (
+    DATA,
+    check,
+    log,
+    machine,
+    markdown_table,
+    one_line,
+    pick,
+    run_child,
+    scratch_dir,
+    subsample,
+    write_json,
+)
 
 SEED = 1337
 VAL_FRACTION = 0.10
@@ -459,9 +469,7 @@ def main() -> None:
         run_worker(sys.argv[2])
         return
     args = parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="compare-", dir=RESULTS))
-    try:
+    with scratch_dir("compare-", args.keep) as work:
         reports = []
         for task in args.tasks:
             reports.append(run_task(task, args, work))
@@ -473,11 +481,6 @@ def main() -> None:
                                "ngram_overrides": args.ngram_overrides, "fasttext": FASTTEXT,
                                "fasttext_normalized": not args.fasttext_raw,
                                "sklearn_c_grid": SKLEARN_C_GRID, "tasks": reports})
-    finally:
-        if args.keep:
-            log(f"work directory kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -36,13 +36,11 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from common import (
     DATA,
-    RESULTS,
     check,
     log,
     machine,
@@ -51,6 +49,7 @@ from common import (
     one_line,
     pick,
     run_child,
+    scratch_dir,
     subsample,
     write_json,
 )
@@ -202,9 +201,10 @@ def predict_commands(bundle: Path, model: Path, source: Path, work: Path, args: 
     if args.threads:
         reviewclf += ["--threads", str(args.threads)]
     threads = args.threads or os.cpu_count()
+    kind = json.loads((bundle / "manifest.json").read_text())["model"]["kind"] if bundle.is_dir() else "bundle"
     fasttext = [sys.executable, str(Path(__file__).resolve()), FASTTEXT_WORKER, str(model), str(source),
                 str(work / "out.fasttext.txt")]
-    return {f"reviewclf predict (ngram, ORT, {threads} threads)": reviewclf, "fastText predict (1 thread)": fasttext}
+    return {f"reviewclf predict ({kind}, ORT, {threads} threads)": reviewclf, "fastText predict (1 thread)": fasttext}
 
 
 def startup_times(bundle: Path, model: Path, work: Path) -> list[list]:
@@ -260,9 +260,7 @@ def main() -> None:
         fasttext_worker(*sys.argv[2:])
         return
     args = parse_args()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="predict-", dir=RESULTS))
-    try:
+    with scratch_dir("predict-", args.keep) as work:
         rows: list[dict] = []
         for name in args.datasets:
             found, bundle, model = bench_dataset(name, args, work / name)
@@ -273,11 +271,6 @@ def main() -> None:
         write_json(args.json, {"benchmark": "predict_throughput", "machine": machine(), "limit": args.limit,
                                "threads": args.threads, "batch_size": args.batch_size, "results": rows,
                                "startup_seconds": dict(startup)})
-    finally:
-        if args.keep:
-            log(f"work directory kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -401,3 +401,19 @@ def test_force_never_replaces_something_that_is_not_a_bundle(demo_run: Path, tmp
         make_bundle(demo_run, precious, force=True)
     assert (precious / "thesis.tex").read_text() == "years of work"
     assert leftovers(tmp_path) == ["project"]
+
+
+def test_quiet_exporters_gives_the_callers_logging_levels_back() -> None:
+    import logging
+
+    from reviewclf.export.bundle_writer import quiet_exporters
+
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(logging.INFO)
+    try:
+        with quiet_exporters():
+            assert root.level == logging.ERROR
+        assert root.level == logging.INFO
+    finally:
+        root.setLevel(before)

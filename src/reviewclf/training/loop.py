@@ -173,7 +173,6 @@ def train_model(
     step = torch.compile(model) if config.compile else model
     history: list[dict[str, float]] = []
     stopped_by = "epochs"
-    n_batches = math.ceil(len(train) / config.batch_size)
     try:
         for epoch in range(1, config.epochs + 1):
             started = time.perf_counter()
@@ -181,7 +180,7 @@ def train_model(
             batches = bucketed_batches(train.lengths, config.batch_size, generator)
             total_loss = torch.zeros((), device=device)
             correct = torch.zeros((), device=device)
-            with _progress(n_batches, f"epoch {epoch}") as bar:
+            with _progress(len(batches), f"epoch {epoch}") as bar:
                 for index in batches:
                     ids, targets = train.batch(index)
                     ids = word_dropout(ids, config.word_dropout, generator)

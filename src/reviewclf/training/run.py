@@ -178,10 +178,16 @@ def top_words(model: Classifier, tokenizer_json: str, labels: list[str], k: int 
     return result
 
 
-def write_run(out: Path, config: TrainConfig, outcome: RunOutcome, force: bool) -> None:
-    """Write the run directory atomically: into a temporary sibling, renamed into place at the end."""
+def refuse_existing(out: Path, force: bool) -> None:
+    """A non-empty run directory is only replaced with ``--force`` (checked before training and again
+    before writing)."""
     if out.exists() and any(out.iterdir()) and not force:
         raise ReviewclfError(f"{out} already exists; pass --force to replace it")
+
+
+def write_run(out: Path, config: TrainConfig, outcome: RunOutcome, force: bool) -> None:
+    """Write the run directory atomically: into a temporary sibling, renamed into place at the end."""
+    refuse_existing(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -214,8 +220,7 @@ def write_run(out: Path, config: TrainConfig, outcome: RunOutcome, force: bool) 
 def train_run(config: TrainConfig, log: Callable[[str], None] = print, force: bool = False) -> RunOutcome:
     """Everything ``reviewclf train`` does, returning what it wrote."""
     out = Path(config.out)
-    if out.exists() and any(out.iterdir()) and not force:
-        raise ReviewclfError(f"{out} already exists; pass --force to replace it")
+    refuse_existing(out, force)
     data, test_data = load_data(config, log)
     cv = cross_validate(config, data, log) if config.folds else None
     parts = split_rows(data, config, test_data is not None)
