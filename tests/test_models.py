@@ -302,3 +302,16 @@ def test_naive_bayes_ignores_ngrams_of_fewer_than_min_documents():
     init_from_naive_bayes(model, data)
     assert model.nb_ratio[rare, 0] == 0.0
     assert model.nb_ratio[common, 0] != 0.0
+
+
+def test_ngram_sparse_term_counts_words_once_and_longer_ngrams_each_time():
+    """Words are NBSVM's binarized features; hashed bigrams/trigrams are summed as they come (see NGram)."""
+    model = NGram(vocab_size=10, n_outputs=1, dim=4, ngrams=2, buckets=64, dropout=0.0).eval()
+    with torch.no_grad():
+        model.embedding.weight.zero_()
+        model.fc.bias.zero_()
+        model.sparse.weight.fill_(1.0)
+        model.sparse.weight[0].zero_()
+    # "3 4 3 4 3": two distinct words, and the bigrams 3-4, 4-3, 3-4, 4-3 (two distinct ones, each twice)
+    logit = model(torch.tensor([[3, 4, 3, 4, 3]]))
+    assert logit.item() == pytest.approx(2 + 4)

@@ -22,9 +22,11 @@ from .options import data_options
 @click.option("--hidden", default=128, show_default=True, help="mlp: hidden units.")
 @click.option("--activation", type=click.Choice(["relu", "tanh", "sigmoid"]), default="relu", show_default=True)
 @click.option("--dropout", default=None, type=float, help="Dropout probability [default: 0; ngram 0.2].")
-@click.option("--dim", default=16, show_default=True, help="ngram: word embedding size.")
-@click.option("--ngrams", default=3, show_default=True, help="ngram: longest word n-gram (1-3).")
-@click.option("--buckets", default=1 << 22, show_default=True, help="ngram: hash buckets per n-gram order.")
+@click.option("--dim", default=16, type=click.IntRange(min=1), show_default=True, help="ngram: word embedding size.")
+@click.option("--ngrams", default=3, type=click.IntRange(1, 3), show_default=True,
+              help="ngram: longest word n-gram (1-3).")
+@click.option("--buckets", default=1 << 22, type=click.IntRange(1, 1 << 30), show_default=True,
+              help="ngram: hash buckets per n-gram order.")
 @click.option("--nb-init/--no-nb-init", default=True, show_default=True,
               help="ngram: scale n-gram features by naive-Bayes log-count ratios (NBSVM).")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True)

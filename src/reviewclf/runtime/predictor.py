@@ -3,12 +3,17 @@
 One ``Predictor`` holds one ONNX Runtime session. ``InferenceSession.run`` and the Rust tokenizer are safe to
 call from several threads at once, so one Predictor may serve concurrent callers; nothing in it mutates
 after ``load``.
+
+A stream of texts is scored window by window, and the next window is tokenized in a background thread while
+the current one runs through ONNX Runtime and the caller reads and writes rows: the tokenizer and ONNX
+Runtime both release the GIL, so the Python-side reading and writing no longer wait for them.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +84,18 @@ def token_budget_batches(sorted_lengths: np.ndarray, batch_size: int) -> list[sl
     return batches
 
 
+def _windows(texts: Iterable[str], size: int) -> Iterator[list[str]]:
+    """Consecutive lists of ``size`` texts (the last one shorter)."""
+    window: list[str] = []
+    for text in texts:
+        window.append(text)
+        if len(window) == size:
+            yield window
+            window = []
+    if window:
+        yield window
+
+
 class Predictor:
     """Label and probabilities for raw texts, from a bundle, without torch."""
 
@@ -126,17 +143,17 @@ class Predictor:
         """Probabilities of a stream of texts, one array per window of texts, in input order (flat memory)."""
         if batch_size < 1:
             raise ReviewclfError("batch size must be at least 1")
-        window: list[str] = []
-        for text in texts:
-            window.append(text)
-            if len(window) == batch_size * SORT_WINDOW_BATCHES:
-                yield self._window_proba(window, batch_size)
-                window = []
-        if window:
-            yield self._window_proba(window, batch_size)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reviewclf-tokenize") as tokenizing:
+            ahead: Future[list[list[int]]] | None = None
+            for window in _windows(texts, batch_size * SORT_WINDOW_BATCHES):
+                encoded = tokenizing.submit(self.encoder.encode_ragged, window)
+                if ahead is not None:
+                    yield self._window_proba(ahead.result(), batch_size)
+                ahead = encoded
+            if ahead is not None:
+                yield self._window_proba(ahead.result(), batch_size)
 
-    def _window_proba(self, texts: list[str], batch_size: int) -> np.ndarray:
-        rows = self.encoder.encode_ragged(texts)
+    def _window_proba(self, rows: list[list[int]], batch_size: int) -> np.ndarray:
         lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
         order = np.argsort(lengths, kind="stable")
         out = np.empty((len(rows), len(self.labels)), dtype=np.float32)

@@ -253,9 +253,10 @@ def _open_input(name: str) -> Iterator[IO[bytes]]:
 # -------------------------------------------------------------------------------------------------- output
 
 
-def _f32(value: np.floating) -> float:
-    """The shortest decimal that round-trips the float32 (no float64 noise digits in the output)."""
-    return float(str(np.float32(value)))
+def shortest_decimals(probs: np.ndarray) -> np.ndarray:
+    """Each float32 as the shortest decimal string that round-trips it (no float64 noise digits in the
+    output), converted in one numpy call rather than one Python call per number."""
+    return np.asarray(probs, dtype=np.float32).astype(str)
 
 
 class PredictionWriter:
@@ -263,6 +264,8 @@ class PredictionWriter:
 
     CSV/TSV columns are fixed by the first row; a later row with fields the first lacked (possible with
     JSONL input) has them left out and counted in ``rows_with_extra_fields``. JSONL keeps every field.
+    A window is formatted column by column and written with one ``writerows``: per-row formatting was a
+    third of the time of scoring short reviews.
     """
 
     def __init__(
@@ -312,40 +315,47 @@ class PredictionWriter:
 
     def write(self, carried: Sequence[dict[str, Any]], probs: np.ndarray, chosen: np.ndarray) -> None:
         """One window: carried columns per row, probabilities ``[rows, labels]``, chosen label indices."""
-        order = np.argsort(-probs, axis=1, kind="stable")[:, : self.top_k] if self.top_k else None
-        for i, fields in enumerate(carried):
-            top = order[i] if order is not None else ()
-            if self.format == "jsonl":
-                self._write_json(fields, probs[i], int(chosen[i]), top)
-            else:
-                self._write_delimited(fields, probs[i], int(chosen[i]), top)
+        if not len(carried):
+            return
+        decimals = shortest_decimals(probs)
+        rows = np.arange(len(carried))
+        labels = np.asarray(self.labels, dtype=object)
+        ranked = np.argsort(-probs, axis=1, kind="stable")[:, : self.top_k]
+        if self.format == "jsonl":
+            self._write_json(carried, decimals, labels[chosen], decimals[rows, chosen], ranked)
+        else:
+            columns = [labels[chosen], decimals[rows, chosen]]
+            for k in range(self.top_k):
+                columns += [labels[ranked[:, k]], decimals[rows, ranked[:, k]]]
+            if self.all_probs:
+                columns += list(decimals.T)
+            self._write_delimited(carried, columns)
         self.rows_written += len(carried)
 
-    def _write_json(self, fields: dict[str, Any], row: np.ndarray, k: int, top: Iterable[int]) -> None:
-        record = {self._out_name(name): value for name, value in fields.items()}
-        record["label"] = self.labels[k]
-        record["probability"] = _f32(row[k])
-        if self.top_k:
-            record["top_k"] = [{"label": self.labels[j], "probability": _f32(row[j])} for j in top]
-        if self.all_probs:
-            record["probabilities"] = {label: _f32(p) for label, p in zip(self.labels, row)}
-        self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+    def _write_json(self, carried: Sequence[dict[str, Any]], decimals: np.ndarray, chosen_labels: np.ndarray,
+                    chosen_decimals: np.ndarray, ranked: np.ndarray) -> None:
+        lines = []
+        for i, fields in enumerate(carried):
+            record = {self._out_name(name): value for name, value in fields.items()}
+            record["label"] = chosen_labels[i]
+            record["probability"] = float(chosen_decimals[i])
+            if self.top_k:
+                record["top_k"] = [{"label": self.labels[j], "probability": float(decimals[i, j])} for j in ranked[i]]
+            if self.all_probs:
+                record["probabilities"] = {label: float(p) for label, p in zip(self.labels, decimals[i])}
+            lines.append(json.dumps(record, ensure_ascii=False) + "\n")
+        self.stream.write("".join(lines))
 
-    def _write_delimited(self, fields: dict[str, Any], row: np.ndarray, k: int, top: Iterable[int]) -> None:
+    def _write_delimited(self, carried: Sequence[dict[str, Any]], results: list[np.ndarray]) -> None:
         if self._columns is None:
-            self._columns = list(fields)
+            self._columns = list(carried[0])
             delimiter = "\t" if self.format == "tsv" else ","
             self._csv = csv.writer(self.stream, delimiter=delimiter, lineterminator="\n")
             self._csv.writerow([self._out_name(name) for name in self._columns] + self.result_columns())
-        if any(name not in self._columns for name in fields):
-            self.rows_with_extra_fields += 1
-        values = [_cell(fields.get(name)) for name in self._columns]
-        values += [self.labels[k], _f32(row[k])]
-        for j in top:
-            values += [self.labels[j], _f32(row[j])]
-        if self.all_probs:
-            values += [_f32(p) for p in row]
-        self._csv.writerow(values)
+        known = set(self._columns)
+        self.rows_with_extra_fields += sum(1 for fields in carried if not fields.keys() <= known)
+        columns = [[_cell(fields.get(name)) for fields in carried] for name in self._columns]
+        self._csv.writerows(zip(*columns, *(column.tolist() for column in results)))
 
 
 def _cell(value: Any) -> str:

@@ -3,8 +3,8 @@ exports with the same input signature and the runtime never needs to know which 
 
 * ``perceptron``: the book's single linear layer over the collapsed one-hot (multi-hot) bag of words.
 * ``mlp``: the same multi-hot input, one hidden layer with a chosen non-linearity, dropout, an output layer.
-* ``ngram``: fastText's design, word + hashed bigram (+ trigram) embeddings, masked mean pooling, and a
-  linear layer, plus a naive-Bayes-weighted multi-hot linear term over the same n-grams (NBSVM).
+* ``ngram``: fastText's design, word embeddings, masked mean pooling and a linear layer, plus a
+  naive-Bayes-weighted linear term over the words and their hashed bigrams (+ trigrams) (NBSVM).
 
 Binary problems have one output logit (sigmoid + BCE, as in the book); more labels have one logit each.
 """
@@ -135,11 +135,17 @@ class NGram(Classifier):
     hashed n-grams, summed into one logit: an ensemble inside one graph.
 
     Sparse rows: [0, vocab) words, then ``buckets`` rows per n-gram order. The NBSVM term (Wang & Manning
-    2012) is a linear model over the distinct n-grams with each feature scaled by its naive-Bayes log-count
-    ratio ``nb_ratio`` (set by ``nb.init_from_naive_bayes``; ones otherwise): its weight is
+    2012) is a linear model over the n-grams with each feature scaled by its naive-Bayes log-count ratio
+    ``nb_ratio`` (set by ``nb.init_from_naive_bayes``; ones otherwise): its weight is
     ``sparse.weight * nb_ratio``, so n-grams with strong class evidence learn fastest. Export folds the
     product into one table. The dense path embeds words only: n-gram embeddings made fastText worse on IMDB
     here and would multiply the bundle size, while the sparse term gets the n-grams' evidence for one float.
+
+    Words count once per review (NBSVM's binarized features: "the" 15 times is no evidence), while the
+    longer n-grams are summed as they come: they rarely repeat inside a review, and deduplicating only the
+    words sorts a third of the ids. Measured on IMDB test: every n-gram once 92.18%, words once 92.12%,
+    nothing deduplicated 91.97%; ONNX Runtime scored ~1.4x as many IMDB reviews per second as with the
+    full dedup.
     """
 
     def __init__(self, vocab_size: int, n_outputs: int, dim: int = 64, ngrams: int = 2,
@@ -163,19 +169,24 @@ class NGram(Classifier):
         self.register_buffer("nb_ratio", torch.ones(self.n_rows, n_outputs))
         self.nb_folded = False
 
-    def all_ids(self, ids: torch.Tensor) -> torch.Tensor:
-        """The words followed by their hashed 2..n-grams, one id each (0 = padding)."""
-        parts = [ids]
+    def with_longer_ngrams(self, words: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """``words`` followed by the hashed 2..n-grams of ``ids``, one id each (0 = padding)."""
+        parts = [words]
         for n in range(2, self.ngrams + 1):
             parts.append(hashed_ngrams(ids, n, self.buckets, self.vocab_size + self.buckets * (n - 2)))
         return torch.cat(parts, dim=1)
+
+    def all_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """The words followed by their hashed 2..n-grams, one id each (0 = padding)."""
+        return self.with_longer_ngrams(ids, ids)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         # padding embeds to the zero row (padding_idx), so the sum needs no mask; only the count does
         count = (ids != 0).sum(dim=1, keepdim=True).clamp(min=1).to(self.embedding.weight.dtype)
         mean = self.embedding(ids).sum(dim=1) / count
         weight = self.sparse.weight if self.nb_folded else self.sparse.weight * self.nb_ratio
-        sparse = F.embedding(distinct_ids(self.all_ids(ids)), weight, padding_idx=0).sum(dim=1)
+        features = self.with_longer_ngrams(distinct_ids(ids), ids)
+        sparse = F.embedding(features, weight, padding_idx=0).sum(dim=1)
         return self.fc(self.dropout(mean)) + sparse + self.sparse.bias
 
     def first_layer_weight(self) -> torch.Tensor:
