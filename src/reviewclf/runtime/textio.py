@@ -317,14 +317,15 @@ class PredictionWriter:
         """One window: carried columns per row, probabilities ``[rows, labels]``, chosen label indices."""
         if not len(carried):
             return
-        decimals = shortest_decimals(probs)
         rows = np.arange(len(carried))
         labels = np.asarray(self.labels, dtype=object)
+        chosen_decimals = shortest_decimals(probs[rows, chosen])
+        decimals = shortest_decimals(probs) if self.top_k or self.all_probs else None
         ranked = np.argsort(-probs, axis=1, kind="stable")[:, : self.top_k]
         if self.format == "jsonl":
-            self._write_json(carried, decimals, labels[chosen], decimals[rows, chosen], ranked)
+            self._write_json(carried, decimals, labels[chosen], chosen_decimals, ranked)
         else:
-            columns = [labels[chosen], decimals[rows, chosen]]
+            columns = [labels[chosen], chosen_decimals]
             for k in range(self.top_k):
                 columns += [labels[ranked[:, k]], decimals[rows, ranked[:, k]]]
             if self.all_probs:
@@ -332,7 +333,7 @@ class PredictionWriter:
             self._write_delimited(carried, columns)
         self.rows_written += len(carried)
 
-    def _write_json(self, carried: Sequence[dict[str, Any]], decimals: np.ndarray, chosen_labels: np.ndarray,
+    def _write_json(self, carried: Sequence[dict[str, Any]], decimals: np.ndarray | None, chosen_labels: np.ndarray,
                     chosen_decimals: np.ndarray, ranked: np.ndarray) -> None:
         lines = []
         for i, fields in enumerate(carried):
