@@ -79,8 +79,8 @@ def score(
 ) -> Iterator[tuple[list[dict[str, Any]], np.ndarray, np.ndarray]]:
     """(carried columns, probabilities, chosen indices) per window of rows, in input order.
 
-    The carried columns wait in a queue while their texts are scored; ``iter_proba`` yields a window as soon
-    as it has read one, so the queue holds at most one window.
+    The carried columns wait in a queue while their texts are scored; ``iter_proba`` scores one window while
+    it reads the next, so the queue holds at most two windows.
     """
     pending: deque[dict[str, Any]] = deque()
 

@@ -30,7 +30,7 @@ from .options import data_options
 @click.option("--nb-init/--no-nb-init", default=True, show_default=True,
               help="ngram: scale n-gram features by naive-Bayes log-count ratios (NBSVM).")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True)
-@click.option("--lr", default=None, type=float, help="Learning rate [default: 1e-3; ngram 2e-3].")
+@click.option("--lr", default=None, type=float, help="Learning rate [default: 1e-3].")
 @click.option("--momentum", default=0.9, show_default=True, help="SGD momentum.")
 @click.option("--batch-size", default=None, type=int, help="[default: 128; ngram 1024]")
 @click.option("--epochs", default=50, show_default=True, help="At most this many; early stopping ends sooner.")
