@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from reviewclf.runtime.predictor import TOKENS_PER_BATCH, Predictor, token_budget_batches
+from reviewclf.runtime.errors import ReviewclfError
+from reviewclf.runtime.predictor import SORT_WINDOW_BATCHES, TOKENS_PER_BATCH, Predictor, token_budget_batches
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 256])
@@ -30,3 +33,24 @@ def test_long_reviews_are_batched_smaller_with_the_same_results(demo_bundle: Pat
     alone = np.concatenate([predictor.predict_proba([t], batch_size=1) for t in texts[:5]])
     together = predictor.predict_proba(texts, batch_size=256)
     np.testing.assert_allclose(together, np.tile(alone, (40, 1)), atol=1e-6)
+
+
+def test_streaming_stops_cleanly_when_the_caller_stops_early(demo_bundle: Path) -> None:
+    """Windows are scored in a background thread; abandoning the stream must not hang or leak the thread."""
+    predictor = Predictor.load(demo_bundle)
+    stream = predictor.iter_proba(itertools.cycle(["good food", "cold and rude"]), batch_size=2)
+    first = next(stream)
+    assert first.shape == (2 * SORT_WINDOW_BATCHES, len(predictor.labels))
+    stream.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("reviewclf-score")]
+
+
+def test_streaming_passes_on_an_error_of_the_input(demo_bundle: Path) -> None:
+    predictor = Predictor.load(demo_bundle)
+
+    def texts():
+        yield from ["good"] * 40
+        raise ReviewclfError("input.txt:41: bad line")
+
+    with pytest.raises(ReviewclfError, match="input.txt:41"):
+        list(predictor.iter_proba(texts(), batch_size=2))
