@@ -315,3 +315,11 @@ def test_ngram_sparse_term_counts_words_once_and_longer_ngrams_each_time():
     # "3 4 3 4 3": two distinct words, and the bigrams 3-4, 4-3, 3-4, 4-3 (two distinct ones, each twice)
     logit = model(torch.tensor([[3, 4, 3, 4, 3]]))
     assert logit.item() == pytest.approx(2 + 4)
+
+
+def test_ngram_float32_sum_for_devices_without_float64_matches_the_float64_sum():
+    model = ngram_model(n_outputs=3)
+    ids = torch.randint(1, 40, (5, 300))
+    exact = model(ids)
+    model.float64_sum = False  # what training on Apple's MPS uses
+    torch.testing.assert_close(model(ids), exact, atol=1e-4, rtol=0)

@@ -168,6 +168,8 @@ class NGram(Classifier):
             self.sparse.bias.zero_()
         self.register_buffer("nb_ratio", torch.ones(self.n_rows, n_outputs))
         self.nb_folded = False
+        # Apple's MPS has no float64: training there sums in float32 (export always runs on the CPU)
+        self.float64_sum = True
 
     def with_longer_ngrams(self, words: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
         """``words`` followed by the hashed 2..n-grams of ``ids``, one id each (0 = padding)."""
@@ -186,9 +188,10 @@ class NGram(Classifier):
         mean = self.embedding(ids).sum(dim=1) / count
         weight = self.sparse.weight if self.nb_folded else self.sparse.weight * self.nb_ratio
         features = self.with_longer_ngrams(distinct_ids(ids), ids)
+        terms = F.embedding(features, weight, padding_idx=0)
         # summed in float64: a long review adds up ~1,000 weights, and float32 sums taken in a different order
         # by torch and ONNX Runtime differed by up to 7e-6 in probability (the export check allows 1e-5)
-        sparse = F.embedding(features, weight, padding_idx=0).double().sum(dim=1).to(weight.dtype)
+        sparse = terms.double().sum(dim=1).to(weight.dtype) if self.float64_sum else terms.sum(dim=1)
         return self.fc(self.dropout(mean)) + sparse + self.sparse.bias
 
     def first_layer_weight(self) -> torch.Tensor:
