@@ -385,6 +385,11 @@ def test_missing_input_file(demo_bundle: Path, tmp_path: Path):
     assert "no such file" in failed("predict", demo_bundle, tmp_path / "nope.txt", "-o", out, output=out)
 
 
+def test_input_that_is_a_directory(demo_bundle: Path, tmp_path: Path):
+    out = tmp_path / "out.csv"
+    assert f"{tmp_path}: is a directory" in failed("predict", demo_bundle, tmp_path, "-o", out, output=out)
+
+
 def test_missing_output_directory(demo_bundle: Path, tmp_path: Path):
     source = write(tmp_path / "in.txt", "good\n")
     assert "does not exist" in failed("predict", demo_bundle, source, "-o", tmp_path / "no" / "out.csv")

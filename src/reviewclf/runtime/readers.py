@@ -31,7 +31,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from .errors import ReviewclfError, located
+from .errors import ReviewclfError, file_errors, located
 from .lines import TEXT_COLUMNS, LineSource, check_options, find_column
 
 FORMATS = ("csv", "tsv", "zhang", "book", "jsonl", "fasttext", "tabbed", "aclimdb", "lines")
@@ -165,20 +165,14 @@ def _open_binary(path: Path) -> Iterator[tuple[IO[bytes], str]]:
 
 @contextmanager
 def _user_errors(path: Path) -> Iterator[None]:
-    """Turn the exceptions that reading a bad or missing file raises into one-line ``ReviewclfError``s."""
+    """Turn the exceptions that reading a bad or missing file raises into one-line ``ReviewclfError``s: the
+    OS errors as every reader words them (``file_errors``), plus the archive and CSV ones."""
     try:
-        yield
-    except ReviewclfError:
-        raise
-    except FileNotFoundError:
-        raise located(path, None, "no such file") from None
-    except IsADirectoryError:
-        raise located(path, None, "is a directory (only the aclimdb format reads directories)") from None
-    except PermissionError:
-        raise located(path, None, "permission denied") from None
+        with file_errors(path, " (only the aclimdb format reads directories)"):
+            yield
     except zipfile.BadZipFile:
         raise located(path, None, "not a valid .zip file") from None
-    except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
+    except (EOFError, zlib.error, tarfile.TarError) as exc:
         detail = " ".join(str(exc).split()) or type(exc).__name__
         raise located(path, None, f"cannot read the file ({detail})") from None
     except csv.Error as exc:

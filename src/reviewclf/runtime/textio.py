@@ -36,7 +36,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .errors import ReviewclfError, located
+from .errors import ReviewclfError, file_errors, located
 from .lines import TEXT_COLUMNS, LineSource, check_options, find_column
 
 INPUT_FORMATS = ("txt", "csv", "tsv", "jsonl")
@@ -233,21 +233,8 @@ def _open_input(name: str) -> Iterator[IO[bytes]]:
     if name == STDIO:
         yield sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin  # type: ignore[misc]
         return
-    try:
-        stream = open(name, "rb")  # noqa: SIM115 (closed below; the errors differ by cause)
-    except FileNotFoundError:
-        raise located(name, None, "no such file") from None
-    except IsADirectoryError:
-        raise located(name, None, "is a directory") from None
-    except PermissionError:
-        raise located(name, None, "permission denied") from None
-    except OSError as exc:
-        raise located(name, None, f"cannot read the file ({exc.strerror or exc})") from None
-    with stream:
-        try:
-            yield stream
-        except OSError as exc:
-            raise located(name, None, f"cannot read the file ({exc.strerror or exc})") from None
+    with file_errors(name), open(name, "rb") as stream:
+        yield stream
 
 
 # -------------------------------------------------------------------------------------------------- output
