@@ -317,9 +317,11 @@ def test_ngram_sparse_term_counts_words_once_and_longer_ngrams_each_time():
     assert logit.item() == pytest.approx(2 + 4)
 
 
-def test_ngram_float32_sum_for_devices_without_float64_matches_the_float64_sum():
+def test_ngram_sums_in_float32_for_training_and_in_float64_for_export():
     model = ngram_model(n_outputs=3)
     ids = torch.randint(1, 40, (5, 300))
-    exact = model(ids)
-    model.float64_sum = False  # what training on Apple's MPS uses
-    torch.testing.assert_close(model(ids), exact, atol=1e-4, rtol=0)
+    assert not model.float64_sum
+    training = model(ids)
+    model.prepare_for_export()
+    assert model.float64_sum
+    torch.testing.assert_close(model(ids), training, atol=1e-4, rtol=0)

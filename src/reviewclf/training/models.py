@@ -168,29 +168,25 @@ class NGram(Classifier):
             self.sparse.bias.zero_()
         self.register_buffer("nb_ratio", torch.ones(self.n_rows, n_outputs))
         self.nb_folded = False
-        # Apple's MPS has no float64: training there sums in float32 (export always runs on the CPU)
-        self.float64_sum = True
+        # The sparse sum runs in float32 in training (fast on every device, and Apple's MPS has no float64)
+        # and in float64 once prepared for export: a long review adds up ~1,000 weights, and float32 sums
+        # taken in a different order by torch and ONNX Runtime differed by up to 7e-6 in probability
+        # (the export check allows 1e-5); in float64 they agree to ~1e-7.
+        self.float64_sum = False
 
-    def with_longer_ngrams(self, words: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        """``words`` followed by the hashed 2..n-grams of ``ids``, one id each (0 = padding)."""
-        parts = [words]
+    def sparse_features(self, ids: torch.Tensor) -> torch.Tensor:
+        """The ids the sparse term sums: each distinct word once, then the hashed 2..n-grams (0 = padding)."""
+        parts = [distinct_ids(ids)]
         for n in range(2, self.ngrams + 1):
             parts.append(hashed_ngrams(ids, n, self.buckets, self.vocab_size + self.buckets * (n - 2)))
         return torch.cat(parts, dim=1)
-
-    def all_ids(self, ids: torch.Tensor) -> torch.Tensor:
-        """The words followed by their hashed 2..n-grams, one id each (0 = padding)."""
-        return self.with_longer_ngrams(ids, ids)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         # padding embeds to the zero row (padding_idx), so the sum needs no mask; only the count does
         count = (ids != 0).sum(dim=1, keepdim=True).clamp(min=1).to(self.embedding.weight.dtype)
         mean = self.embedding(ids).sum(dim=1) / count
         weight = self.sparse.weight if self.nb_folded else self.sparse.weight * self.nb_ratio
-        features = self.with_longer_ngrams(distinct_ids(ids), ids)
-        terms = F.embedding(features, weight, padding_idx=0)
-        # summed in float64: a long review adds up ~1,000 weights, and float32 sums taken in a different order
-        # by torch and ONNX Runtime differed by up to 7e-6 in probability (the export check allows 1e-5)
+        terms = F.embedding(self.sparse_features(ids), weight, padding_idx=0)
         sparse = terms.double().sum(dim=1).to(weight.dtype) if self.float64_sum else terms.sum(dim=1)
         return self.fc(self.dropout(mean)) + sparse + self.sparse.bias
 
@@ -198,7 +194,9 @@ class NGram(Classifier):
         return self.sparse.weight
 
     def prepare_for_export(self) -> None:
-        """Store ``weight * nb_ratio`` as the weight, so the exported graph holds one table, not two."""
+        """Store ``weight * nb_ratio`` as the weight, so the exported graph holds one table, not two; sum the
+        sparse term in float64 so that every backend computes the same probabilities."""
+        self.float64_sum = True
         with torch.no_grad():
             if not self.nb_folded:
                 self.sparse.weight.mul_(self.nb_ratio)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 from .loop import EncodedSet
-from .models import NGram, unique_mask
+from .models import NGram, distinct_ids
 
 SMOOTHING = 1.0
 # An n-gram seen in fewer training documents than this gets a zero ratio, i.e. no weight: a rare n-gram (a
@@ -27,8 +27,8 @@ def presence_counts(model: NGram, data: EncodedSet, n_classes: int) -> torch.Ten
     for start in range(0, len(data), BATCH):
         index = torch.arange(start, min(start + BATCH, len(data)), device=data.ids.device)
         ids, targets = data.batch(index)
-        grams, _ = torch.sort(model.all_ids(ids), dim=1)
-        keep = unique_mask(grams)
+        grams = distinct_ids(model.sparse_features(ids))  # presence: every n-gram once per document
+        keep = grams != 0
         rows = targets.unsqueeze(1).expand_as(grams)[keep]
         counts.index_put_((grams[keep], rows), torch.ones_like(rows, dtype=counts.dtype), accumulate=True)
     return counts

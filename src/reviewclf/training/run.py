@@ -21,7 +21,7 @@ from ..runtime.metrics import classification_report
 from ..runtime.readers import LabeledData, parse_label_map, read_many
 from .config import TrainConfig
 from .loop import EncodedSet, evaluate_logits, resolve_device, train_model
-from .models import Classifier, NGram, Perceptron, build_model
+from .models import Classifier, Perceptron, build_model
 from .nb import init_from_naive_bayes
 from .splits import carve_validation, predefined_split, stratified_folds, stratified_split
 from .vocabulary import fit_encoder
@@ -117,8 +117,6 @@ def fit_once(
     n_outputs = 1 if len(labels) == 2 else len(labels)
     hparams = config.model_hparams()
     model = build_model(config.model, encoder.vocab_size, n_outputs, hparams).to(device)
-    if isinstance(model, NGram) and device.type == "mps":
-        model.float64_sum = False
     if config.model == "ngram" and config.nb_init:
         init_from_naive_bayes(model, train)
     result = train_model(model, train, val, config, log)
