@@ -174,7 +174,7 @@ def predict(bundle: str, inputs: tuple[str, ...], output: str | None, output_for
                          on_error=on_error, include_text=include_text)
     predictor = load_predictor(bundle, int8=int8, threads=threads, backend=backend)
     check_top_k(top_k, predictor.labels)
-    predictor.decision.choose(np.zeros((0, len(predictor.labels)), dtype=np.float32), threshold)  # fail early
+    predictor.decision.check(threshold)
     with _terminate_as_interrupt(), open_output(output) as stream, _progress(reader, output) as bar:
         writer = PredictionWriter(stream, fmt, predictor.labels, all_probs=all_probs, top_k=top_k)
         seen = 0

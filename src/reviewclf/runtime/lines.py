@@ -24,6 +24,9 @@ from typing import Any
 from .errors import ReviewclfError, located
 
 TEXT_COLUMNS = ("text", "review", "sentence", "content")  # tried in order when no text column is named
+# The longest CSV field either reader accepts (csv's default, 128 KiB, is shorter than some reviews). The
+# csv module holds one limit per process, so both readers set this same value rather than each its own.
+CSV_FIELD_LIMIT = 10 * 1024 * 1024
 
 
 def check_options(encoding: str, on_error: str) -> None:
@@ -112,14 +115,14 @@ class LineSource:
                 yield number, line
 
     def csv_rows(
-        self, lines: Iterable[tuple[int, str]], delimiter: str, field_limit: int
+        self, lines: Iterable[tuple[int, str]], delimiter: str
     ) -> Iterator[tuple[int, list[str]]]:
         """Rows of a delimited file with the line each starts on (quoted fields may span lines).
 
         A malformed row is bad; rows holding a marked line are left to the caller, which may treat a
         header differently.
         """
-        csv.field_size_limit(field_limit)
+        csv.field_size_limit(CSV_FIELD_LIMIT)
         reader = csv.reader((line for _, line in lines), delimiter=delimiter)
         kind = "TSV" if delimiter == "\t" else "CSV"
         while True:

@@ -48,14 +48,18 @@ class Decision:
         self.kind = rule["type"]
         self.threshold = float(rule.get("threshold", 0.5))
 
+    def check(self, threshold: float | None) -> None:
+        """Refuse a threshold the rule cannot use (a multi-class model), before any work is done."""
+        if threshold is not None and self.kind != "threshold":
+            raise ReviewclfError("--threshold applies to binary models only; this model has "
+                                 f"{len(self.labels)} labels")
+
     def choose(self, probs: np.ndarray, threshold: float | None = None) -> np.ndarray:
         """Index of the chosen label for each row of ``probs``."""
+        self.check(threshold)
         if self.kind == "threshold":
             cut = self.threshold if threshold is None else threshold
             return (probs[:, 1] >= cut).astype(np.int64)
-        if threshold is not None:
-            raise ReviewclfError("--threshold applies to binary models only; this model has "
-                                 f"{len(self.labels)} labels")
         return probs.argmax(axis=1)
 
 

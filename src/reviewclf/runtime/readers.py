@@ -40,7 +40,6 @@ LABEL_COLUMNS = ("label", "stars", "rating", "sentiment", "class")
 SPLITS = ("train", "val", "test")
 LINES_SUFFIXES = (".0", ".1", ".pos", ".neg")
 
-_CSV_FIELD_LIMIT = 2**31 - 1  # reviews can be longer than csv's 128 KiB default; C long is 32-bit on Windows
 _FASTTEXT_PREFIX = "__label__"
 _DECODE_HINT = "pass the file's encoding, e.g. latin-1"
 
@@ -269,7 +268,7 @@ def _read_csv(job: _Job, *, delimiter: str = ",", need_split: bool = False) -> N
     """
     header: list[str] | None = None
     text_at = label_at = split_at = -1
-    for start, row in job.csv_rows(_lines(job), delimiter, _CSV_FIELD_LIMIT):
+    for start, row in job.csv_rows(_lines(job), delimiter):
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         if header is None:
@@ -302,7 +301,7 @@ def _read_zhang(job: _Job) -> None:
     Their files escape newlines inside the text as a literal backslash-n; title and description are joined
     with a space.
     """
-    for start, row in job.csv_rows(_lines(job), ",", _CSV_FIELD_LIMIT):
+    for start, row in job.csv_rows(_lines(job), ","):
         if not row:
             continue
         if job.last_bad_line >= start:

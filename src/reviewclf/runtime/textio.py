@@ -43,7 +43,7 @@ INPUT_FORMATS = ("txt", "csv", "tsv", "jsonl")
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl")
 STDIO = "-"
 STDIN_NAME = "<stdin>"
-MAX_LINE_BYTES = 10 * 1024 * 1024  # one line (or CSV field) longer than this is refused: memory stays bounded
+MAX_LINE_BYTES = 10 * 1024 * 1024  # one line longer than this is refused (a CSV field: lines.CSV_FIELD_LIMIT)
 TXT_TEXT_COLUMN = "text"  # the column name of a plain-text line with ``include_text``
 
 _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -180,7 +180,7 @@ class InputReader:
         """A delimited file with a header row; quoted fields may span lines."""
         header: list[str] | None = None
         text_at = -1
-        for start, row in file.csv_rows(lines, delimiter, MAX_LINE_BYTES):
+        for start, row in file.csv_rows(lines, delimiter):
             if file.last_bad_line >= start:
                 if header is None:
                     raise located(file.path, start, "the header line is unreadable")
@@ -271,7 +271,6 @@ class PredictionWriter:
         self.labels = list(labels)
         self.all_probs = all_probs
         self.top_k = top_k
-        self.rows_written = 0
         self.rows_with_extra_fields = 0
         self._renames: dict[str, str] = {}
         self._columns: list[str] | None = None
@@ -318,7 +317,6 @@ class PredictionWriter:
             if self.all_probs:
                 columns += list(decimals.T)
             self._write_delimited(carried, columns)
-        self.rows_written += len(carried)
 
     def _write_json(self, carried: Sequence[dict[str, Any]], decimals: np.ndarray | None, chosen_labels: np.ndarray,
                     chosen_decimals: np.ndarray, ranked: np.ndarray) -> None:
