@@ -27,45 +27,25 @@ TORCH_HINT = "the torchscript backend needs torch: pip install 'reviewclf[train]
 
 
 def load_predictor(bundle: str, *, int8: bool, threads: int | None, backend: str = "onnxruntime") -> Any:
-    """A ``Predictor`` for the chosen backend; TorchScript reuses the runtime's tokenizer and batching."""
+    """A ``Predictor`` whose model runs on the chosen backend; tokenization, batching and checks are shared."""
     from ..runtime.predictor import Predictor
 
-    if backend == "torchscript" and int8:
-        raise ReviewclfError("--int8 applies to the onnxruntime backend only (TorchScript is float32)")
-    predictor = Predictor.load(bundle, int8=int8, threads=threads)
     if backend == "onnxruntime":
-        return predictor
-    return _torchscript_predictor(predictor, threads)
-
-
-def _torchscript_predictor(predictor: Any, threads: int | None) -> Any:
-    """The bundle's ``model.torchscript.pt`` behind the ``Predictor`` interface (same windows, same checks).
-
-    Only ``proba_from_ids`` changes, so tokenization, length-sorted batching and input order are exactly
-    the ONNX path's, and all output code is shared.
-    """
-    from ..runtime.bundle import TORCHSCRIPT_MODEL
-    from ..runtime.predictor import Predictor
+        return Predictor.load(bundle, int8=int8, threads=threads)
+    if int8:
+        raise ReviewclfError("--int8 applies to the onnxruntime backend only (TorchScript is float32)")
+    from ..runtime.bundle import TORCHSCRIPT_MODEL, load_bundle
 
     try:
         import torch
 
-        from ..export.torchscript import load_scripted, run_scripted
+        from ..export.torchscript import torchscript_runner
     except ImportError:
         raise ReviewclfError(TORCH_HINT) from None
     if threads:
         torch.set_num_threads(threads)
-    module = load_scripted(predictor.bundle.read(TORCHSCRIPT_MODEL))
-
-    class TorchScriptPredictor(Predictor):
-        def proba_from_ids(self, ids: np.ndarray) -> np.ndarray:
-            """Ids are range-checked as for ONNX (an out-of-vocabulary id must not reach an embedding)."""
-            ids = np.ascontiguousarray(ids, dtype=np.int64)
-            if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
-                raise ReviewclfError(f"token ids must lie in [0, {self.vocab_size}); got {ids.min()}..{ids.max()}")
-            return run_scripted(module, torch.from_numpy(ids)).numpy().astype(np.float32, copy=False)
-
-    return TorchScriptPredictor(predictor.bundle, predictor.session, predictor.encoder)
+    loaded = load_bundle(bundle, verify_all=False)
+    return Predictor(loaded, torchscript_runner(loaded.read(TORCHSCRIPT_MODEL)))
 
 
 def check_top_k(top_k: int, labels: list[str]) -> None:

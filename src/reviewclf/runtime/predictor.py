@@ -12,7 +12,7 @@ GIL, so the Python-side reading and writing run beside them instead of between t
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,13 +109,20 @@ def _windows(texts: Iterable[str], size: int) -> Iterator[list[str]]:
         yield window
 
 
-class Predictor:
-    """Label and probabilities for raw texts, from a bundle, without torch."""
+IdsRunner = Callable[[np.ndarray], np.ndarray]  # int64 ids [batch, sequence] -> float32 probabilities
 
-    def __init__(self, bundle: Bundle, session: ort.InferenceSession, encoder: TextEncoder):
+
+class Predictor:
+    """Label and probabilities for raw texts, from a bundle, without torch.
+
+    The model is any ``IdsRunner``: ``load`` gives it an ONNX Runtime session; the CLI's TorchScript backend
+    gives it the bundle's TorchScript module, and tokenization, batching and the id checks stay this class's.
+    """
+
+    def __init__(self, bundle: Bundle, run: IdsRunner):
         self.bundle = bundle
-        self.session = session
-        self.encoder = encoder
+        self._run = run
+        self.encoder = TextEncoder.from_str(bundle.read(TOKENIZER).decode("utf-8"))
         self.labels: list[str] = bundle.labels
         self.decision = Decision(self.labels, bundle.manifest["decision"])
         self.vocab_size = int(bundle.manifest["input"]["vocab_size"])
@@ -129,15 +136,14 @@ class Predictor:
         name = ONNX_INT8_MODEL if int8 else ONNX_MODEL
         if name not in bundle.names:
             raise ReviewclfError(f"{bundle.path}: bundle has no {name} (export it with --quantize)")
-        model = bundle.read(name)
+        model = bundle.read(name)  # checksummed here: a damaged file is refused before ORT sees it
         try:
             session = ort.InferenceSession(
                 model, sess_options=session_options(threads), providers=["CPUExecutionProvider"]
             )
         except Exception as exc:
             raise ReviewclfError(f"{bundle.path}: ONNX Runtime cannot load {name}: {exc}") from None
-        encoder = TextEncoder.from_str(bundle.read(TOKENIZER).decode("utf-8"))
-        return cls(bundle, session, encoder)
+        return cls(bundle, lambda ids: session.run(None, {INPUT_NAME: ids})[0])
 
     @property
     def max_length(self) -> int | None:
@@ -150,7 +156,7 @@ class Predictor:
             raise ReviewclfError(f"input ids must be a [batch, sequence] matrix, got shape {ids.shape}")
         if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):
             raise ReviewclfError(f"token ids must lie in [0, {self.vocab_size}); got {ids.min()}..{ids.max()}")
-        return self.session.run(None, {INPUT_NAME: ids})[0]
+        return np.asarray(self._run(ids), dtype=np.float32)
 
     def iter_proba(self, texts: Iterable[str], batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[np.ndarray]:
         """Probabilities of a stream of texts, one array per window of texts, in input order (flat memory)."""
