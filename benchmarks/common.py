@@ -44,6 +44,17 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def write_fasttext_file(path: Path, texts: Sequence[str], labels: Sequence[str], seed: int,
+                        prepare: Any = one_line) -> Path:
+    """fastText's training file (``__label__L text`` lines), rows shuffled: fastText reads the file in order
+    with a decaying learning rate, so rows grouped by label (aclImdb is read all-neg then all-pos) would
+    leave it fitted to the last label."""
+    order = np.random.default_rng(seed).permutation(len(texts))
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.writelines(f"__label__{labels[i]} {prepare(texts[i])}\n" for i in order)
+    return path
+
+
 @dataclass
 class ChildRun:
     seconds: float
@@ -81,9 +92,10 @@ def check(run: ChildRun, command: Sequence[str]) -> ChildRun:
     return run
 
 
-def median_seconds(command: Sequence[str], repeat: int) -> float:
-    """Median wall clock of ``repeat`` runs of a command (each run checked)."""
-    return statistics.median(check(run_child(command), command).seconds for _ in range(repeat))
+def measure_child(command: Sequence[str], repeat: int) -> dict[str, float]:
+    """Median wall clock and the largest peak RSS over ``repeat`` runs of a command (each run checked)."""
+    runs = [check(run_child(command), command) for _ in range(repeat)]
+    return {"seconds": statistics.median(r.seconds for r in runs), "peak_rss_mb": max(r.peak_rss_mb for r in runs)}
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

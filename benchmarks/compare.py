@@ -60,6 +60,7 @@ from common import (
     run_child,
     scratch_dir,
     subsample,
+    write_fasttext_file,
     write_json,
 )
 
@@ -286,12 +287,7 @@ def run_fasttext(word_ngrams: int, split: Split, work: Path, job: dict) -> dict:
     path = work / "train.ft.txt"
 
     def train() -> Any:
-        # fastText reads its file in order with a decaying learning rate: rows grouped by label (aclImdb is
-        # read all-neg then all-pos) would leave it fitted to the last label, so shuffle as reviewclf does.
-        texts, labels = split.train
-        order = np.random.default_rng(SEED).permutation(len(texts))
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.writelines(f"__label__{labels[i]} {prepare(texts[i])}\n" for i in order)
+        write_fasttext_file(path, *split.train, SEED, prepare)
         return fasttext.train_supervised(input=str(path), wordNgrams=word_ngrams, thread=job["threads"],
                                          verbose=0, **FASTTEXT)
 

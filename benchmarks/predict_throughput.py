@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -45,12 +44,13 @@ from common import (
     log,
     machine,
     markdown_table,
-    median_seconds,
+    measure_child,
     one_line,
     pick,
     run_child,
     scratch_dir,
     subsample,
+    write_fasttext_file,
     write_json,
 )
 
@@ -152,12 +152,6 @@ def write_jsonl(path: Path, texts: list[str], labels: list[str]) -> Path:
     return path
 
 
-def write_fasttext(path: Path, texts: list[str], labels: list[str]) -> Path:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.writelines(f"__label__{label} {one_line(text)}\n" for text, label in zip(texts, labels))
-    return path
-
-
 # ---------------------------------------------------------------- models
 
 
@@ -174,10 +168,10 @@ def train_bundle(work: Path, texts: list[str], labels: list[str], epochs: int) -
     return bundle
 
 
-def train_fasttext(work: Path, texts: list[str], labels: list[str]) -> Path:
+def train_fasttext(work: Path, texts: list[str], labels: list[str], seed: int) -> Path:
     import fasttext
 
-    data = write_fasttext(work / "train.ft.txt", texts, labels)
+    data = write_fasttext_file(work / "train.ft.txt", texts, labels, seed)
     log(f"training fastText (wordNgrams 2, epoch 5) on {len(texts)} texts")
     model = fasttext.train_supervised(input=str(data), wordNgrams=2, thread=os.cpu_count() or 1, verbose=0)
     path = work / "fasttext.bin"
@@ -186,12 +180,6 @@ def train_fasttext(work: Path, texts: list[str], labels: list[str]) -> Path:
 
 
 # ---------------------------------------------------------------- measurements
-
-
-def measure(command: list[str], repeat: int) -> dict:
-    """Median wall clock and the largest peak RSS over ``repeat`` runs of a command."""
-    runs = [check(run_child(command), command) for _ in range(repeat)]
-    return {"seconds": statistics.median(r.seconds for r in runs), "peak_rss_mb": max(r.peak_rss_mb for r in runs)}
 
 
 def predict_commands(bundle: Path, model: Path, source: Path, work: Path, args: argparse.Namespace) -> dict:
@@ -219,7 +207,7 @@ def startup_times(bundle: Path, model: Path, work: Path) -> list[list]:
         'python -c "import torch" (reference)': [sys.executable, "-c", "import torch"],
         'python -c "pass" (interpreter alone)': [sys.executable, "-c", "pass"],
     }
-    return [[name, median_seconds(command, STARTUP_RUNS)] for name, command in commands.items()]
+    return [[name, measure_child(command, STARTUP_RUNS)["seconds"]] for name, command in commands.items()]
 
 
 def bench_dataset(name: str, args: argparse.Namespace, work: Path) -> tuple[list[dict], Path, Path]:
@@ -232,12 +220,12 @@ def bench_dataset(name: str, args: argparse.Namespace, work: Path) -> tuple[list
     log(f"{name}: {len(score_texts)} texts to score, {len(train_texts)} to train on "
         f"({time.perf_counter() - started:.1f}s to prepare)")
     bundle = Path(args.bundle) if args.bundle else train_bundle(work, train_texts, train_labels, args.train_epochs)
-    model = train_fasttext(work, train_texts, train_labels)
+    model = train_fasttext(work, train_texts, train_labels, args.seed)
     label = {"yelp": "Yelp sentences (Shen)", "imdb": "IMDB test"}[name]
     rows = []
     for system, command in predict_commands(bundle, model, source, work, args).items():
         log(f"timing {system} on {label}")
-        result = measure(command, args.repeat)
+        result = measure_child(command, args.repeat)
         rows.append({"system": system, "dataset": label, "reviews": len(score_texts),
                      "input_mb": source.stat().st_size / 2**20, **result,
                      "reviews_per_s": len(score_texts) / result["seconds"]})
