@@ -325,3 +325,19 @@ def test_ngram_sums_in_float32_for_training_and_in_float64_for_export():
     model.prepare_for_export()
     assert model.float64_sum
     torch.testing.assert_close(model(ids), training, atol=1e-4, rtol=0)
+
+
+def test_ngram_checkpoint_holds_the_folded_weights_only():
+    """A run saves the model after ``prepare_for_export``: one table, reloadable into a fresh model."""
+    model = NGram(vocab_size=30, n_outputs=1, dim=4, ngrams=3, buckets=64, dropout=0.0).eval()
+    with torch.no_grad():
+        model.sparse.weight.normal_()
+        model.nb_ratio.uniform_(-2.0, 2.0)
+    model.prepare_for_export()
+    state = model.state_dict()
+    assert "nb_ratio" not in state
+    fresh = NGram(vocab_size=30, n_outputs=1, dim=4, ngrams=3, buckets=64, dropout=0.0).eval()
+    fresh.load_state_dict(state)
+    fresh.prepare_for_export()
+    ids = torch.tensor([[3, 4, 5, 3, 0], [7, 0, 0, 0, 0]])
+    torch.testing.assert_close(fresh(ids), model(ids), atol=0, rtol=0)

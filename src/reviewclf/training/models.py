@@ -166,7 +166,9 @@ class NGram(Classifier):
         with torch.no_grad():
             self.sparse.weight.zero_()
             self.sparse.bias.zero_()
-        self.register_buffer("nb_ratio", torch.ones(self.n_rows, n_outputs))
+        # not persistent: a run folds it into the weight before saving (``prepare_for_export``), so checkpoints
+        # and the best-epoch copies hold one table, not two
+        self.register_buffer("nb_ratio", torch.ones(self.n_rows, n_outputs), persistent=False)
         self.nb_folded = False
         # The sparse sum runs in float32 in training (fast on every device, and Apple's MPS has no float64)
         # and in float64 once prepared for export: a long review adds up ~1,000 weights, and float32 sums

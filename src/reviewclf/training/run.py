@@ -120,6 +120,8 @@ def fit_once(
     if config.model == "ngram" and config.nb_init:
         init_from_naive_bayes(model, train)
     result = train_model(model, train, val, config, log)
+    # the trained model in its final form: what the checkpoint stores, the metrics measure and export serves
+    model.prepare_for_export()
     metrics: dict[str, Any] = {"best_epoch": result.best_epoch, "stopped_by": result.stopped_by,
                                "epochs_run": len(result.history)}
     for name, part in (("val", val), ("test", test)):
