@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,6 +38,7 @@ from ..runtime.encoding import TextEncoder
 from ..runtime.errors import ReviewclfError
 from ..runtime.predictor import Predictor
 from ..training.run import RUN_HELDOUT, RUN_METRICS, RUN_MODEL, RUN_TOKENIZER
+from ..training.staging import replace_path, sibling_tempdir
 from .equivalence import BATCH_SIZES, compare, edge_cases
 from .graph import ProbabilityModel, eager_runner, load_run_model
 from .onnx_graph import OPSET, export_onnx, quantize_int8
@@ -156,10 +156,8 @@ def export_bundle(
     files[VERIFICATION] = json.dumps({"texts": texts, "probabilities": reference.tolist()},
                                      ensure_ascii=False).encode("utf-8")
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = sibling_tempdir(out)
     try:
-        tmp.chmod(0o755)  # mkdtemp's 0700 would make a bundle only its creator can read
         for name, data in files.items():
             write_file(tmp, name, data)
         manifest = build_manifest(model_info, metrics, files, quantize)
@@ -203,13 +201,7 @@ def place(tmp: Path, out: Path, archive: bool) -> None:
                 for path in sorted(tmp.iterdir()):
                     handle.write(path, arcname=path.name)
             shutil.rmtree(tmp)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            out.rename(old)
-            source.rename(out)
-            shutil.rmtree(old) if old.is_dir() else old.unlink()
-        else:
-            source.rename(out)
+        replace_path(source, out)
     except BaseException:
         if source.is_dir():
             shutil.rmtree(source, ignore_errors=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -24,6 +23,7 @@ from .loop import EncodedSet, evaluate_logits, resolve_device, train_model
 from .models import Classifier, Perceptron, build_model
 from .nb import init_from_naive_bayes
 from .splits import carve_validation, predefined_split, stratified_folds, stratified_split
+from .staging import replace_path, sibling_tempdir
 from .vocabulary import fit_encoder
 
 DEMO_LABEL_MAP = "0=negative,1=positive"
@@ -190,10 +190,8 @@ def refuse_existing(out: Path, force: bool) -> None:
 def write_run(out: Path, config: TrainConfig, outcome: RunOutcome, force: bool) -> None:
     """Write the run directory atomically: into a temporary sibling, renamed into place at the end."""
     refuse_existing(out, force)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = sibling_tempdir(out)
     try:
-        tmp.chmod(0o755)  # mkdtemp's 0700 would make a run only its creator can read
         (tmp / RUN_CONFIG).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
         (tmp / RUN_MODEL).write_text(json.dumps(outcome.model_info, indent=2) + "\n")
         (tmp / RUN_TOKENIZER).write_text(outcome.tokenizer_json)
@@ -211,9 +209,7 @@ def write_run(out: Path, config: TrainConfig, outcome: RunOutcome, force: bool) 
         if "test" in outcome.metrics or "val" in outcome.metrics:
             report = outcome.metrics.get("test") or outcome.metrics["val"]
             plot_confusion(report, tmp / "confusion.png")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        replace_path(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
