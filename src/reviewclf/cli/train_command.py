@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
+from ..training.config import MODEL_DEFAULTS
 from .options import data_options
+
+
+def model_defaults(key: str) -> str:
+    """Help text for an option whose default depends on ``--model``, read from the one table of defaults."""
+    values = {kind: defaults[key] for kind, defaults in MODEL_DEFAULTS.items()}
+    if len(set(values.values())) == 1:
+        return str(next(iter(values.values())))
+    return ", ".join(f"{kind} {value}" for kind, value in values.items())
 
 
 @click.command()
@@ -21,7 +30,8 @@ from .options import data_options
 @click.option("--model", type=click.Choice(["perceptron", "mlp", "ngram"]), default="perceptron", show_default=True)
 @click.option("--hidden", default=128, show_default=True, help="mlp: hidden units.")
 @click.option("--activation", type=click.Choice(["relu", "tanh", "sigmoid"]), default="relu", show_default=True)
-@click.option("--dropout", default=None, type=float, help="Dropout probability [default: 0; ngram 0.2].")
+@click.option("--dropout", default=None, type=float,
+              help=f"Dropout probability [default: {model_defaults('dropout')}].")
 @click.option("--dim", default=16, type=click.IntRange(min=1), show_default=True, help="ngram: word embedding size.")
 @click.option("--ngrams", default=3, type=click.IntRange(1, 3), show_default=True,
               help="ngram: longest word n-gram (1-3).")
@@ -30,15 +40,15 @@ from .options import data_options
 @click.option("--nb-init/--no-nb-init", default=True, show_default=True,
               help="ngram: scale n-gram features by naive-Bayes log-count ratios (NBSVM).")
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True)
-@click.option("--lr", default=None, type=float, help="Learning rate [default: 1e-3].")
+@click.option("--lr", default=None, type=float, help=f"Learning rate [default: {model_defaults('lr')}].")
 @click.option("--momentum", default=0.9, show_default=True, help="SGD momentum.")
-@click.option("--batch-size", default=None, type=int, help="[default: 128; ngram 1024]")
+@click.option("--batch-size", default=None, type=int, help=f"[default: {model_defaults('batch_size')}]")
 @click.option("--epochs", default=50, show_default=True, help="At most this many; early stopping ends sooner.")
 @click.option("--patience", default=5, show_default=True, help="Early stopping: epochs without val-loss gain.")
 @click.option("--weight-decay", default=0.0, show_default=True, help="L2 regularization.")
 @click.option("--l1", default=0.0, show_default=True, help="L1 regularization of the input layer.")
 @click.option("--augment", default=None, metavar="word-dropout=P",
-              help="Training-batch augmentation [default: none; ngram word-dropout=0.3].")
+              help=f"Training-batch word dropout [default: {model_defaults('word_dropout')}].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
 @click.option("--bf16", is_flag=True, help="bf16 autocast (GPU).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model.")
