@@ -355,7 +355,7 @@ def test_read_many_concatenates_and_keeps_splits_only_when_all_have_them(tmp_pat
     assert (both.texts, both.splits) == (["bad", "good", "meh"], ["train", "test", "val"])
     mixed = read_many([book, plain], label_map={"positive": "pos", "negative": "neg"})
     assert mixed == LabeledData(["bad", "ok"], ["neg", "pos"], None, dropped=1)
-    with pytest.raises(ReviewclfError):
+    with pytest.raises(ReviewclfError, match="no input files"):
         read_many([])
 
 
