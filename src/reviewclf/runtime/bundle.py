@@ -47,30 +47,28 @@ def file_entry(data: bytes) -> dict[str, Any]:
 class Bundle:
     """A validated bundle: its manifest, and its files read (and checksum-checked) when first asked for.
 
-    ``load_bundle`` has already checked the file list and every size; a file's sha256 is checked before its
-    bytes are first returned, so a server that only needs the ONNX model never holds the other artifacts.
+    ``load_bundle`` has already checked the file list and every size; a file's sha256 is checked each time
+    its bytes are read, and nothing is kept: a server that only needs the ONNX model never holds the other
+    artifacts, and does not hold the model's bytes beside ONNX Runtime's own copy either.
     """
 
     def __init__(self, path: Path, manifest: dict[str, Any], readers: dict[str, Callable[[], bytes]]):
         self.path = path
         self.manifest = manifest
         self._readers = readers
-        self._cache: dict[str, bytes] = {}
 
     @property
     def names(self) -> list[str]:
         return sorted(self._readers)
 
     def read(self, name: str) -> bytes:
-        if name not in self._cache:
-            if name not in self._readers:
-                raise ReviewclfError(f"{self.path}: bundle has no {name}")
-            data = self._readers[name]()
-            entry = self.manifest["files"][name]
-            if len(data) != entry.get("bytes") or sha256_hex(data) != entry.get("sha256"):
-                raise ReviewclfError(f"{self.path}: checksum mismatch for {name} (the file was changed or damaged)")
-            self._cache[name] = data
-        return self._cache[name]
+        if name not in self._readers:
+            raise ReviewclfError(f"{self.path}: bundle has no {name}")
+        data = self._readers[name]()
+        entry = self.manifest["files"][name]
+        if len(data) != entry.get("bytes") or sha256_hex(data) != entry.get("sha256"):
+            raise ReviewclfError(f"{self.path}: checksum mismatch for {name} (the file was changed or damaged)")
+        return data
 
     def read_json(self, name: str) -> Any:
         return json.loads(self.read(name).decode("utf-8"))
