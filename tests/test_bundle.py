@@ -23,7 +23,9 @@ from reviewclf.runtime.bundle import (
     ONNX_MODEL,
     TOKENIZER,
     TORCHSCRIPT_MODEL,
+    file_sha256_hex,
     load_bundle,
+    sha256_hex,
 )
 from reviewclf.runtime.errors import ReviewclfError
 from reviewclf.runtime.predictor import Predictor
@@ -300,3 +302,18 @@ def test_manifest_with_damaged_fields_is_one_clear_error(bundle: Path, change: C
                                                         word: str) -> None:
     edit_manifest(bundle, change)
     assert_refused(bundle, word)
+
+
+def test_streamed_checksum_equals_the_whole_file_checksum(tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(range(256)) * 5000)  # ~1.2 MiB: more than one chunk
+    assert file_sha256_hex(big) == sha256_hex(big.read_bytes())
+
+
+def test_checked_file_gives_a_path_on_disk_and_none_inside_an_archive(bundle: Path, tmp_path: Path) -> None:
+    assert load_bundle(bundle).checked_file(ONNX_MODEL) == bundle / ONNX_MODEL
+    assert load_bundle(zip_bundle(bundle, tmp_path / "b.zip")).checked_file(ONNX_MODEL) is None
+    loaded = load_bundle(bundle)
+    flip_byte(bundle / ONNX_MODEL, (bundle / ONNX_MODEL).stat().st_size - 1)  # the last chunk
+    with pytest.raises(ReviewclfError, match="checksum mismatch for model.onnx"):
+        loaded.checked_file(ONNX_MODEL)

@@ -39,6 +39,15 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def file_sha256_hex(path: Path) -> str:
+    """The sha256 of a file read in 1 MiB chunks, so a large model is never held whole just to check it."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def file_entry(data: bytes) -> dict[str, Any]:
     """The manifest's record of one file: what a reader checks before trusting it."""
     return {"sha256": sha256_hex(data), "bytes": len(data)}
@@ -56,19 +65,39 @@ class Bundle:
         self.path = path
         self.manifest = manifest
         self._readers = readers
+        self._on_disk = path.is_dir()
 
     @property
     def names(self) -> list[str]:
         return sorted(self._readers)
 
     def read(self, name: str) -> bytes:
+        self._check_listed(name)
+        data = self._readers[name]()
+        self._check_sum(name, len(data), sha256_hex(data))
+        return data
+
+    def checked_file(self, name: str) -> Path | None:
+        """The path of a directory bundle's file, checksummed chunk by chunk (None inside an archive).
+
+        ONNX Runtime loads a model from a path without the caller's copy of its bytes: for a 70 MB model
+        that is 70 MB less at the peak of start-up.
+        """
+        self._check_listed(name)
+        if not self._on_disk:
+            return None
+        file = self.path / name
+        self._check_sum(name, file.stat().st_size, file_sha256_hex(file))
+        return file
+
+    def _check_listed(self, name: str) -> None:
         if name not in self._readers:
             raise ReviewclfError(f"{self.path}: bundle has no {name}")
-        data = self._readers[name]()
+
+    def _check_sum(self, name: str, size: int, sha256: str) -> None:
         entry = self.manifest["files"][name]
-        if len(data) != entry.get("bytes") or sha256_hex(data) != entry.get("sha256"):
+        if size != entry.get("bytes") or sha256 != entry.get("sha256"):
             raise ReviewclfError(f"{self.path}: checksum mismatch for {name} (the file was changed or damaged)")
-        return data
 
     def read_json(self, name: str) -> Any:
         return json.loads(self.read(name).decode("utf-8"))

@@ -136,7 +136,9 @@ class Predictor:
         name = ONNX_INT8_MODEL if int8 else ONNX_MODEL
         if name not in bundle.names:
             raise ReviewclfError(f"{bundle.path}: bundle has no {name} (export it with --quantize)")
-        model = bundle.read(name)  # checksummed here: a damaged file is refused before ORT sees it
+        # checksummed here: a damaged file is refused before ORT sees it
+        on_disk = bundle.checked_file(name)
+        model = str(on_disk) if on_disk else bundle.read(name)
         try:
             session = ort.InferenceSession(
                 model, sess_options=session_options(threads), providers=["CPUExecutionProvider"]
