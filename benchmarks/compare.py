@@ -86,6 +86,9 @@ REVIEWCLF: dict[str, dict[str, Any]] = {
 # (trigrams, batch 512, word dropout 0.3) and bigrams in batches of 256 without word dropout. In GPU sweeps the
 # defaults won on IMDB (25k long reviews) and the light regularization on the 12k Yelp reviews (val +0.7).
 NGRAM_CANDIDATES = ({}, {"ngrams": 2, "batch_size": 256, "word_dropout": 0.0})
+# Per task, as the README's commands: IMDB's 25k long reviews hold millions of distinct bigrams and trigrams; 8M
+# buckets per order (fewer hash collisions) measured +0.1-0.2 points on validation and test for twice the size.
+NGRAM_TASK_SETTINGS: dict[str, dict[str, Any]] = {"imdb": {"buckets": 1 << 23}}
 FASTTEXT = {"epoch": 5, "lr": 0.1, "dim": 100}  # fastText's supervised defaults, written out
 SKLEARN_C_GRID = (1.0, 4.0, 16.0)
 
@@ -266,7 +269,9 @@ def run_reviewclf(kind: str, split: Split, work: Path, job: dict) -> dict:
     candidates = NGRAM_CANDIDATES if kind == "ngram" and not job["ngram_overrides"] else ({},)
     fits = []
     for candidate in candidates:
-        params = {**REVIEWCLF[kind], **candidate, **(job["ngram_overrides"] if kind == "ngram" else {})}
+        params = {**REVIEWCLF[kind], **candidate}
+        if kind == "ngram":
+            params.update({**NGRAM_TASK_SETTINGS.get(split.task, {}), **job["ngram_overrides"]})
         if job["epochs"] is not None:
             params["epochs"] = min(job["epochs"], params.get("epochs", TrainConfig.epochs))
         config = TrainConfig(model=kind, seed=SEED, device="cpu", out=str(work / "run"), **params)
