@@ -187,9 +187,13 @@ class NGram(Classifier):
         # padding embeds to the zero row (padding_idx), so the sum needs no mask; only the count does
         count = (ids != 0).sum(dim=1, keepdim=True).clamp(min=1).to(self.embedding.weight.dtype)
         mean = self.embedding(ids).sum(dim=1) / count
-        weight = self.sparse.weight if self.nb_folded else self.sparse.weight * self.nb_ratio
-        terms = F.embedding(self.sparse_features(ids), weight, padding_idx=0)
-        sparse = terms.double().sum(dim=1).to(weight.dtype) if self.float64_sum else terms.sum(dim=1)
+        features = self.sparse_features(ids)
+        terms = F.embedding(features, self.sparse.weight, padding_idx=0)
+        if not self.nb_folded:
+            # scale the gathered rows, not the table: ``weight * nb_ratio`` would build (and back-propagate
+            # through) two more tables the size of the weight at every step
+            terms = terms * F.embedding(features, self.nb_ratio)
+        sparse = terms.double().sum(dim=1).to(terms.dtype) if self.float64_sum else terms.sum(dim=1)
         return self.fc(self.dropout(mean)) + sparse + self.sparse.bias
 
     def first_layer_weight(self) -> torch.Tensor:
