@@ -299,7 +299,6 @@ def test_int8(demo_bundle: Path, tmp_path: Path):
 
 
 def test_torchscript_backend_matches_onnx(demo_bundle: Path, predictor: Predictor, tmp_path: Path):
-    pytest.importorskip("torch")
     source = write(tmp_path / "in.txt", "\n".join(REVIEWS))
     rows = read_csv(ok("predict", demo_bundle, source, "--backend", "torchscript", "--all-probs").stdout)
     got = np.array([[float(r["p_negative"]), float(r["p_positive"])] for r in rows])
