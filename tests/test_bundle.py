@@ -310,10 +310,11 @@ def test_streamed_checksum_equals_the_whole_file_checksum(tmp_path: Path) -> Non
     assert file_sha256_hex(big) == sha256_hex(big.read_bytes())
 
 
-def test_checked_file_gives_a_path_on_disk_and_none_inside_an_archive(bundle: Path, tmp_path: Path) -> None:
-    assert load_bundle(bundle).checked_file(ONNX_MODEL) == bundle / ONNX_MODEL
-    assert load_bundle(zip_bundle(bundle, tmp_path / "b.zip")).checked_file(ONNX_MODEL) is None
+def test_read_or_path_gives_a_path_on_disk_and_the_bytes_inside_an_archive(bundle: Path, tmp_path: Path) -> None:
+    data = (bundle / ONNX_MODEL).read_bytes()
+    assert load_bundle(bundle).read_or_path(ONNX_MODEL) == str(bundle / ONNX_MODEL)
+    assert load_bundle(zip_bundle(bundle, tmp_path / "b.zip")).read_or_path(ONNX_MODEL) == data
     loaded = load_bundle(bundle)
-    flip_byte(bundle / ONNX_MODEL, (bundle / ONNX_MODEL).stat().st_size - 1)  # the last chunk
+    flip_byte(bundle / ONNX_MODEL, len(data) - 1)  # the last chunk
     with pytest.raises(ReviewclfError, match="checksum mismatch for model.onnx"):
-        loaded.checked_file(ONNX_MODEL)
+        loaded.read_or_path(ONNX_MODEL)

@@ -136,9 +136,7 @@ class Predictor:
         name = ONNX_INT8_MODEL if int8 else ONNX_MODEL
         if name not in bundle.names:
             raise ReviewclfError(f"{bundle.path}: bundle has no {name} (export it with --quantize)")
-        # checksummed here: a damaged file is refused before ORT sees it
-        on_disk = bundle.checked_file(name)
-        model = str(on_disk) if on_disk else bundle.read(name)
+        model = bundle.read_or_path(name)  # checksummed here: a damaged file is refused before ORT sees it
         try:
             session = ort.InferenceSession(
                 model, sess_options=session_options(threads), providers=["CPUExecutionProvider"]
