@@ -307,7 +307,7 @@ class PredictionWriter:
         labels = np.asarray(self.labels, dtype=object)
         chosen_decimals = shortest_decimals(probs[rows, chosen])
         decimals = shortest_decimals(probs) if self.top_k or self.all_probs else None
-        ranked = np.argsort(-probs, axis=1, kind="stable")[:, : self.top_k]
+        ranked = np.argsort(-probs, axis=1, kind="stable")[:, : self.top_k] if self.top_k else None
         if self.format == "jsonl":
             self._write_json(carried, decimals, labels[chosen], chosen_decimals, ranked)
         else:
@@ -319,7 +319,7 @@ class PredictionWriter:
             self._write_delimited(carried, columns)
 
     def _write_json(self, carried: Sequence[dict[str, Any]], decimals: np.ndarray | None, chosen_labels: np.ndarray,
-                    chosen_decimals: np.ndarray, ranked: np.ndarray) -> None:
+                    chosen_decimals: np.ndarray, ranked: np.ndarray | None) -> None:
         lines = []
         for i, fields in enumerate(carried):
             record = {self._out_name(name): value for name, value in fields.items()}
