@@ -189,7 +189,9 @@ def predict_commands(bundle: Path, model: Path, source: Path, work: Path, args: 
     if args.threads:
         reviewclf += ["--threads", str(args.threads)]
     threads = args.threads or os.cpu_count()
-    kind = json.loads((bundle / "manifest.json").read_text())["model"]["kind"] if bundle.is_dir() else "bundle"
+    from reviewclf.runtime.bundle import load_bundle
+
+    kind = load_bundle(bundle, verify_all=False).manifest["model"]["kind"]
     fasttext = [sys.executable, str(Path(__file__).resolve()), FASTTEXT_WORKER, str(model), str(source),
                 str(work / "out.fasttext.txt")]
     return {f"reviewclf predict ({kind}, ORT, {threads} threads)": reviewclf, "fastText predict (1 thread)": fasttext}

@@ -24,8 +24,6 @@ from common import DATA, log
 from reviewclf.training.config import TrainConfig
 from reviewclf.training.run import fit_once
 
-CLI_VAL_FRACTION = 0.15  # TrainConfig.val_fraction: what `reviewclf train` carves from IMDB's train part
-
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -39,13 +37,9 @@ def parse_args() -> argparse.Namespace:
 
 
 def load(task: str, data_dir: Path, limit: int | None) -> compare.Split:
-    """compare.py's split of the task; ``imdb-cli`` carves the CLI's validation fraction instead."""
+    """compare.py's split of the task; ``imdb-cli`` carves the validation fraction `reviewclf train` uses."""
     if task == "imdb-cli":
-        compare.VAL_FRACTION, saved = CLI_VAL_FRACTION, compare.VAL_FRACTION
-        try:
-            return compare.load_task("imdb", data_dir, limit)
-        finally:
-            compare.VAL_FRACTION = saved
+        return compare.load_task("imdb", data_dir, limit, TrainConfig.val_fraction)
     return compare.load_task(task, data_dir, limit)
 
 
