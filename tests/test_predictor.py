@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reviewclf.runtime import predictor as predictor_module
 from reviewclf.runtime.errors import ReviewclfError
 from reviewclf.runtime.predictor import SORT_WINDOW_BATCHES, TOKENS_PER_BATCH, Predictor, token_budget_batches
 
@@ -42,7 +43,7 @@ def test_streaming_stops_cleanly_when_the_caller_stops_early(demo_bundle: Path) 
     first = next(stream)
     assert first.shape == (2 * SORT_WINDOW_BATCHES, len(predictor.labels))
     stream.close()
-    assert not [t for t in threading.enumerate() if t.name.startswith("reviewclf-score")]
+    assert not [t for t in threading.enumerate() if t.name.startswith(("reviewclf-score", "reviewclf-tokenize"))]
 
 
 def test_streaming_passes_on_an_error_of_the_input(demo_bundle: Path) -> None:
@@ -54,3 +55,15 @@ def test_streaming_passes_on_an_error_of_the_input(demo_bundle: Path) -> None:
 
     with pytest.raises(ReviewclfError, match="input.txt:41"):
         list(predictor.iter_proba(texts(), batch_size=2))
+
+
+def test_windows_are_cut_by_characters_too_with_the_same_results(demo_bundle: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    predictor = Predictor.load(demo_bundle)
+    texts = [("great food " * (k % 50)).strip() for k in range(1500)]
+    whole = predictor.predict_proba(texts, batch_size=64)
+    monkeypatch.setattr(predictor_module, "WINDOW_CHARS", 2000)
+    windows = list(predictor.iter_proba(texts, batch_size=64))
+    assert max(len(w) for w in windows) < 64 * SORT_WINDOW_BATCHES  # the character cap cut them, not the count
+    assert sum(len(w) for w in windows) == len(texts)
+    np.testing.assert_allclose(np.concatenate(windows), whole, atol=1e-6)

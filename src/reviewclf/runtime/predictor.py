@@ -4,14 +4,17 @@ One ``Predictor`` holds one ONNX Runtime session. ``InferenceSession.run`` and t
 call from several threads at once, so one Predictor may serve concurrent callers; nothing in it mutates
 after ``load``.
 
-A stream of texts is scored window by window in a background thread (tokenizer, then ONNX Runtime) while the
-caller reads the next window and writes the previous one: the tokenizer and ONNX Runtime both release the
-GIL, so the Python-side reading and writing run beside them instead of between them.
+A stream of texts is scored by two background threads: one tokenizes and pads window N+1 while the other
+runs ONNX Runtime on window N, and the caller's thread reads the next window and writes the results before.
+The tokenizer and ONNX Runtime both release the GIL, so the stages overlap instead of taking turns: with one
+background thread doing both, a core sat idle during ONNX Runtime's small batches of short texts (Yelp
+sentences end to end: 2.6 s -> 2.2 s). At most two windows are in flight, so memory stays flat.
 """
 
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,9 +31,12 @@ DEFAULT_BATCH_SIZE = 256
 # A batch also holds at most this many token slots (rows x longest row), so a batch of long reviews is cut
 # smaller: ONNX Runtime's working memory follows the batch shape, and long inputs must not grow it.
 TOKENS_PER_BATCH = 1 << 16
-# Texts are sorted by length inside a window of this many batches, so a batch holds texts of similar
-# length and little padding is computed; results still come back in input order.
+# Texts are sorted by length inside a window of at most this many batches and ``WINDOW_CHARS`` characters, so
+# a batch holds texts of similar length and little padding is computed; results still come back in input
+# order. The character cap keeps a window of long reviews (and the memory it holds) as small as one of
+# sentences.
 SORT_WINDOW_BATCHES = 8
+WINDOW_CHARS = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -97,16 +103,27 @@ def token_budget_batches(sorted_lengths: np.ndarray, batch_size: int) -> list[sl
     return batches
 
 
-def _windows(texts: Iterable[str], size: int) -> Iterator[list[str]]:
-    """Consecutive lists of ``size`` texts (the last one shorter)."""
+def _windows(texts: Iterable[str], max_texts: int) -> Iterator[list[str]]:
+    """Consecutive lists of at most ``max_texts`` texts and about ``WINDOW_CHARS`` characters."""
     window: list[str] = []
+    chars = 0
     for text in texts:
         window.append(text)
-        if len(window) == size:
+        chars += len(text)
+        if len(window) == max_texts or chars >= WINDOW_CHARS:
             yield window
-            window = []
+            window, chars = [], 0
     if window:
         yield window
+
+
+@dataclass
+class _EncodedWindow:
+    """A window tokenized and cut into padded batches: ``ids[k]`` are the rows ``rows[k]`` of the window."""
+
+    size: int
+    rows: list[np.ndarray]
+    ids: list[np.ndarray]
 
 
 IdsRunner = Callable[[np.ndarray], np.ndarray]  # int64 ids [batch, sequence] -> float32 probabilities
@@ -162,24 +179,30 @@ class Predictor:
         """Probabilities of a stream of texts, one array per window of texts, in input order (flat memory)."""
         if batch_size < 1:
             raise ReviewclfError("batch size must be at least 1")
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reviewclf-score") as scoring:
-            ahead: Future[np.ndarray] | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reviewclf-tokenize") as tokenizing, \
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix="reviewclf-score") as scoring:
+            in_flight: deque[Future[np.ndarray]] = deque()
             for window in _windows(texts, batch_size * SORT_WINDOW_BATCHES):
-                scored = scoring.submit(self._window_proba, window, batch_size)
-                if ahead is not None:
-                    yield ahead.result()
-                ahead = scored
-            if ahead is not None:
-                yield ahead.result()
+                encoded = tokenizing.submit(self._encode_window, window, batch_size)
+                in_flight.append(scoring.submit(self._score_window, encoded))
+                if len(in_flight) == 2:
+                    yield in_flight.popleft().result()
+            while in_flight:
+                yield in_flight.popleft().result()
 
-    def _window_proba(self, texts: list[str], batch_size: int) -> np.ndarray:
+    def _encode_window(self, texts: list[str], batch_size: int) -> _EncodedWindow:
+        """Tokenize a window, sort it by length and pad each batch (everything but the model)."""
         rows = self.encoder.encode_ragged(texts)
-        lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
+        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
         order = np.argsort(lengths, kind="stable")
-        out = np.empty((len(rows), len(self.labels)), dtype=np.float32)
-        for chunk in token_budget_batches(lengths[order], batch_size):
-            index = order[chunk]
-            out[index] = self.proba_from_ids(pad_rows([rows[i] for i in index]))
+        batches = [order[chunk] for chunk in token_budget_batches(lengths[order], batch_size)]
+        return _EncodedWindow(len(rows), batches, [pad_rows([rows[i] for i in index]) for index in batches])
+
+    def _score_window(self, encoded: Future[_EncodedWindow]) -> np.ndarray:
+        window = encoded.result()
+        out = np.empty((window.size, len(self.labels)), dtype=np.float32)
+        for index, ids in zip(window.rows, window.ids):
+            out[index] = self.proba_from_ids(ids)
         return out
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
