@@ -83,13 +83,14 @@ class LineSource:
             raise located(self.path, line, message) from None
         self.last_bad_line = line
 
-    def decode(self, raw_lines: Iterable[bytes], hint: str) -> Iterator[tuple[int, str]]:
-        """Numbered lines (line ends kept), decoded one by one; ``hint`` ends an undecodable line's message.
+    def decode(self, raw_lines: Iterable[bytes], hint: str, first: int = 1) -> Iterator[tuple[int, str]]:
+        """Lines numbered from ``first`` (line ends kept), decoded one by one; ``hint`` ends an undecodable
+        line's message.
 
         A marked line is yielded decoded with replacement characters, so that a CSV reader keeps its place;
         the row reader then skips the row that contains it.
         """
-        for number, raw in enumerate(raw_lines, 1):
+        for number, raw in enumerate(raw_lines, first):
             try:
                 text = raw.decode(self.encoding)
             except UnicodeDecodeError as exc:

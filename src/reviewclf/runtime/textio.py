@@ -11,10 +11,10 @@ window: memory stays flat whatever the input size. Every failure a user can caus
   is carried through to the output (an id, a timestamp...). Blank lines are not rows there.
 * Carried columns come first in the output, then ``label`` and ``probability``. A carried column whose name
   an output column already uses is renamed ``input_<name>`` (a labeled CSV's own ``label`` survives).
-* Bytes are split on ``\\n`` and decoded line by line (``lines.LineSource``, shared with ``readers``), so an
-  undecodable byte names its line; a UTF-8 BOM is dropped. A single line is capped at ``MAX_LINE_BYTES`` so a
-  file with no line breaks cannot exhaust memory (long reviews are fine: the tokenizer truncates them to the
-  model's max length).
+* Bytes are read in 1 MiB blocks, split on ``\\n`` and decoded line by line (``lines.LineSource``, shared
+  with ``readers``), so an undecodable byte names its line; a UTF-8 BOM is dropped. A single line is capped
+  at ``MAX_LINE_BYTES`` so a file with no line breaks cannot exhaust memory (long reviews are fine: the
+  tokenizer truncates them to the model's max length).
 * ``on_error="skip"`` skips bad rows (undecodable, NUL bytes, too long, ragged, bad JSON) and counts them.
 * Output files are written to a temporary file beside the target and renamed over it at the end: an error
   or Ctrl-C leaves no half-written output, and the output may even replace one of the inputs.
@@ -26,18 +26,20 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path, PurePath
 from typing import IO, Any
 
 import numpy as np
 
 from .errors import ReviewclfError, file_errors, located
-from .lines import TEXT_COLUMNS, LineSource, check_options, find_column
+from .lines import TEXT_COLUMNS, LineSource, check_options, find_column, strip_line_end
 
 INPUT_FORMATS = ("txt", "csv", "tsv", "jsonl")
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl")
@@ -47,7 +49,8 @@ MAX_LINE_BYTES = 10 * 1024 * 1024  # one line longer than this is refused (a CSV
 TXT_TEXT_COLUMN = "text"  # the column name of a plain-text line with ``include_text``
 
 _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-_DRAIN_CHUNK = 1 << 20
+_BLOCK_BYTES = 1 << 20
+_LINE = re.compile(rb"[^\n]*\n")  # a line and its end, split on \n only (not on a lone \r)
 _DECODE_HINT = "pass the file's encoding (e.g. --encoding latin-1) or --on-error skip"
 
 
@@ -81,9 +84,11 @@ class Row:
 
 @dataclass
 class _File(LineSource):
-    """One input being read (decoding and bad-row policy inherited) and the rows it gave."""
+    """One input being read (decoding and bad-row policy inherited), the rows it gave and the numbers of
+    its lines longer than ``MAX_LINE_BYTES`` (found when read, marked bad when their turn comes)."""
 
     rows: int = 0
+    overlong: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -124,44 +129,92 @@ class InputReader:
         fmt = self.input_format or (input_format_of(name) if name != STDIO else "txt")
         file = _File(STDIN_NAME if name == STDIO else name, self.encoding, self.on_error)
         with _open_input(name) as stream:
-            lines = self._decoded_lines(file, stream)
-            rows = {"txt": self._txt_rows, "jsonl": self._jsonl_rows}.get(fmt)
-            yield from rows(file, lines) if rows else self._csv_rows(file, lines, "\t" if fmt == "tsv" else ",")
+            blocks = self._line_blocks(file, stream)
+            if fmt == "txt":
+                yield from self._txt_rows(file, blocks)
+            else:
+                lines = self._decoded_lines(file, chain.from_iterable(blocks))
+                yield from self._jsonl_rows(file, lines) if fmt == "jsonl" else \
+                    self._csv_rows(file, lines, "\t" if fmt == "tsv" else ",")
         self.skipped += file.skipped
         if not file.rows:
             note = f" ({file.skipped} bad rows skipped)" if file.skipped else ""
             raise located(file.path, None, f"no input rows{note}")
 
-    def _decoded_lines(self, file: _File, stream: IO[bytes]) -> Iterator[tuple[int, str]]:
-        """Numbered decoded lines; a line with a NUL byte is bad like an undecodable or too long one."""
-        for number, text in file.decode(self._bounded_lines(file, stream), _DECODE_HINT):
-            if "\x00" in text:
+    def _decoded_lines(self, file: _File, raw_lines: Iterable[bytes], first: int = 1) -> Iterator[tuple[int, str]]:
+        """Numbered decoded lines (from line ``first``); a line with a NUL byte, or one that was too long, is
+        bad like an undecodable one."""
+        for number, text in file.decode(raw_lines, _DECODE_HINT, first):
+            if number in file.overlong:
+                file.mark(number, f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MB")
+            elif "\x00" in text:
                 file.mark(number, f"NUL byte at column {text.index(chr(0)) + 1} (is this a binary file?)")
             yield number, text
 
-    def _bounded_lines(self, file: _File, stream: IO[bytes]) -> Iterator[bytes]:
-        """Byte lines of at most ``MAX_LINE_BYTES``; a longer one is drained, marked bad and given as empty.
+    def _line_blocks(self, file: _File, stream: IO[bytes]) -> Iterator[list[bytes]]:
+        """The byte lines (ends kept) of each block read; a line longer than ``MAX_LINE_BYTES`` is drained,
+        noted in ``file.overlong`` and given as an empty line.
 
-        The empty line keeps the CSV reader and the line numbers in step; the row reader skips it.
+        The empty line keeps the CSV reader and the line numbers in step; the row readers skip it. ``read1``
+        returns what a pipe holds instead of waiting for a whole block.
+        """
+        read = getattr(stream, "read1", stream.read)
+        number, partial, draining = 0, b"", False
+        while block := read(_BLOCK_BYTES):
+            self.bytes_read += len(block)
+            data = partial + block
+            end = data.rfind(b"\n") + 1
+            lines, partial = _LINE.findall(data, 0, end), data[end:]
+            if draining:  # the rest of a line already given as an empty one
+                if not lines:
+                    partial = b""
+                    continue
+                del lines[0]
+                draining = False
+            if end > MAX_LINE_BYTES:  # else no line here can be too long
+                for at, line in enumerate(lines):
+                    if len(line) > MAX_LINE_BYTES + 1:
+                        lines[at] = b"\n"
+                        file.overlong.add(number + at + 1)
+            if len(partial) > MAX_LINE_BYTES:
+                lines.append(b"\n")
+                file.overlong.add(number + len(lines))
+                partial, draining = b"", True
+            number += len(lines)
+            if lines:
+                yield lines
+        if partial and not draining:
+            yield [partial]
+
+    def _txt_rows(self, file: _File, blocks: Iterable[list[bytes]]) -> Iterator[Row]:
+        """One review per line; blank lines are empty reviews so output row N matches input line N.
+
+        A block of lines that all decode, hold no NUL and fit is turned into rows in one pass; another goes
+        through the line-by-line checks, which name the bad line. Per-line generators had cost more than
+        the tokenizer on short reviews.
         """
         number = 0
-        while raw := stream.readline(MAX_LINE_BYTES + 1):
-            number += 1
-            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-                while raw and not raw.endswith(b"\n"):
-                    raw = stream.readline(_DRAIN_CHUNK)
-                self.bytes_read += MAX_LINE_BYTES
-                file.mark(number, f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MB")
-                yield b"\n"
-            else:
-                self.bytes_read += len(raw)
-                yield raw
+        for raw_lines in blocks:
+            texts = self._clean_texts(file, raw_lines, number)
+            if texts is None:
+                numbered = self._decoded_lines(file, raw_lines, number + 1)
+                texts = [text for _, text in file.good_lines(numbered, keep_blank=True)]
+            number += len(raw_lines)
+            file.rows += len(texts)
+            for text in texts:
+                yield Row(text, {TXT_TEXT_COLUMN: text} if self.include_text else {})
 
-    def _txt_rows(self, file: _File, lines: Iterable[tuple[int, str]]) -> Iterator[Row]:
-        """One review per line; blank lines are empty reviews so output row N matches input line N."""
-        for _, text in file.good_lines(lines, keep_blank=True):
-            file.rows += 1
-            yield Row(text, {TXT_TEXT_COLUMN: text} if self.include_text else {})
+    def _clean_texts(self, file: _File, raw_lines: list[bytes], before: int) -> list[str] | None:
+        """The lines without their ends, or None when one of them needs the line-by-line checks."""
+        if file.overlong and max(file.overlong) > before:
+            return None
+        try:
+            texts = [raw.decode(self.encoding) for raw in raw_lines]
+        except UnicodeDecodeError:
+            return None
+        if (before == 0 and texts[0].startswith("\ufeff")) or any("\x00" in text for text in texts):
+            return None
+        return [strip_line_end(text) for text in texts]
 
     def _jsonl_rows(self, file: _File, lines: Iterable[tuple[int, str]]) -> Iterator[Row]:
         """One JSON object per line; the text field is named or found in the first object."""
