@@ -17,7 +17,7 @@ from reviewclf.runtime.textio import InputReader
 def read(path: Path, block: int, monkeypatch: pytest.MonkeyPatch, **options) -> tuple[list, int]:
     monkeypatch.setattr(textio, "_BLOCK_BYTES", block)
     reader = InputReader([str(path)], include_text=True, **options)
-    rows = [(row.text, row.carried) for row in reader]
+    rows = [pair for group in reader for pair in zip(group.texts, group.carried)]
     return rows, reader.skipped
 
 

@@ -19,7 +19,7 @@ import click
 import numpy as np
 
 from ..runtime.errors import ReviewclfError
-from ..runtime.textio import INPUT_FORMATS, OUTPUT_FORMATS, InputReader, Row
+from ..runtime.textio import INPUT_FORMATS, OUTPUT_FORMATS, InputReader, Rows
 from .options import data_options
 
 BACKENDS = ("onnxruntime", "torchscript")
@@ -55,19 +55,19 @@ def check_top_k(top_k: int, labels: list[str]) -> None:
 
 
 def score(
-    predictor: Any, rows: Iterable[Row], batch_size: int, threshold: float | None
+    predictor: Any, groups: Iterable[Rows], batch_size: int, threshold: float | None
 ) -> Iterator[tuple[list[dict[str, Any]], np.ndarray, np.ndarray]]:
     """(carried columns, probabilities, chosen indices) per window of rows, in input order.
 
     The carried columns wait in a queue while their texts are scored; ``iter_proba`` scores one window while
-    it reads the next, so the queue holds at most two windows.
+    it reads the next, so the queue holds about two windows.
     """
     pending: deque[dict[str, Any]] = deque()
 
     def texts() -> Iterator[str]:
-        for row in rows:
-            pending.append(row.carried)
-            yield row.text
+        for rows in groups:
+            pending.extend(rows.carried)
+            yield from rows.texts
 
     for probs in predictor.iter_proba(texts(), batch_size):
         carried = [pending.popleft() for _ in range(len(probs))]

@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path, PurePath
 from typing import IO, Any
 
@@ -50,6 +50,7 @@ TXT_TEXT_COLUMN = "text"  # the column name of a plain-text line with ``include_
 
 _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _BLOCK_BYTES = 1 << 20
+_GROUP_ROWS = 1024
 _LINE = re.compile(rb"[^\n]*\n")  # a line and its end, split on \n only (not on a lone \r)
 _DECODE_HINT = "pass the file's encoding (e.g. --encoding latin-1) or --on-error skip"
 
@@ -75,11 +76,15 @@ def output_format_of(name: str | None) -> str:
 
 
 @dataclass
-class Row:
-    """One review to score: its text and the input columns carried to the output."""
+class Rows:
+    """Consecutive reviews to score: their texts and, per text, the input columns carried to the output.
 
-    text: str
-    carried: dict[str, Any]
+    Rows come in groups (a block of a plain-text file, ``_GROUP_ROWS`` of a CSV/JSONL one) because a Python
+    object per row, passed through the CLI's generators, cost more than tokenizing a short review.
+    """
+
+    texts: list[str]
+    carried: list[dict[str, Any]]
 
 
 @dataclass
@@ -93,7 +98,8 @@ class _File(LineSource):
 
 @dataclass
 class InputReader:
-    """Rows of one or more inputs, in order, as a generator; counts skipped rows and bytes read.
+    """Groups of rows (``Rows``) of one or more inputs, in order, as a generator; counts skipped rows and bytes
+    read.
 
     ``text_column`` names the CSV/TSV column or JSONL field holding the text (default: the first of
     ``TEXT_COLUMNS`` present). ``input_format`` overrides detection by file extension (stdin: plain text).
@@ -121,11 +127,11 @@ class InputReader:
             return sum(os.path.getsize(name) for name in self.inputs)
         return None
 
-    def __iter__(self) -> Iterator[Row]:
+    def __iter__(self) -> Iterator[Rows]:
         for name in self.inputs or [STDIO]:
             yield from self._read_one(name)
 
-    def _read_one(self, name: str) -> Iterator[Row]:
+    def _read_one(self, name: str) -> Iterator[Rows]:
         fmt = self.input_format or (input_format_of(name) if name != STDIO else "txt")
         file = _File(STDIN_NAME if name == STDIO else name, self.encoding, self.on_error)
         with _open_input(name) as stream:
@@ -134,8 +140,10 @@ class InputReader:
                 yield from self._txt_rows(file, blocks)
             else:
                 lines = self._decoded_lines(file, chain.from_iterable(blocks))
-                yield from self._jsonl_rows(file, lines) if fmt == "jsonl" else \
+                rows = self._jsonl_rows(file, lines) if fmt == "jsonl" else \
                     self._csv_rows(file, lines, "\t" if fmt == "tsv" else ",")
+                while group := list(islice(rows, _GROUP_ROWS)):
+                    yield Rows([text for text, _ in group], [carried for _, carried in group])
         self.skipped += file.skipped
         if not file.rows:
             note = f" ({file.skipped} bad rows skipped)" if file.skipped else ""
@@ -186,7 +194,7 @@ class InputReader:
         if partial and not draining:
             yield [partial]
 
-    def _txt_rows(self, file: _File, blocks: Iterable[list[bytes]]) -> Iterator[Row]:
+    def _txt_rows(self, file: _File, blocks: Iterable[list[bytes]]) -> Iterator[Rows]:
         """One review per line; blank lines are empty reviews so output row N matches input line N.
 
         A block of lines that all decode, hold no NUL and fit is turned into rows in one pass; another goes
@@ -201,8 +209,8 @@ class InputReader:
                 texts = [text for _, text in file.good_lines(numbered, keep_blank=True)]
             number += len(raw_lines)
             file.rows += len(texts)
-            for text in texts:
-                yield Row(text, {TXT_TEXT_COLUMN: text} if self.include_text else {})
+            yield Rows(texts, [{TXT_TEXT_COLUMN: text} for text in texts] if self.include_text else
+                       [{} for _ in texts])
 
     def _clean_texts(self, file: _File, raw_lines: list[bytes], before: int) -> list[str] | None:
         """The lines without their ends, or None when one of them needs the line-by-line checks."""
@@ -216,7 +224,7 @@ class InputReader:
             return None
         return [strip_line_end(text) for text in texts]
 
-    def _jsonl_rows(self, file: _File, lines: Iterable[tuple[int, str]]) -> Iterator[Row]:
+    def _jsonl_rows(self, file: _File, lines: Iterable[tuple[int, str]]) -> Iterator[tuple[str, dict[str, Any]]]:
         """One JSON object per line; the text field is named or found in the first object."""
         key: str | None = None
         for number, record in file.json_objects(lines):
@@ -227,9 +235,11 @@ class InputReader:
                 file.bad(number, f"field {key!r} is missing or not a string")
                 continue
             file.rows += 1
-            yield Row(text, self._carried(record, key))
+            yield text, self._carried(record, key)
 
-    def _csv_rows(self, file: _File, lines: Iterable[tuple[int, str]], delimiter: str) -> Iterator[Row]:
+    def _csv_rows(
+        self, file: _File, lines: Iterable[tuple[int, str]], delimiter: str
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         """A delimited file with a header row; quoted fields may span lines."""
         header: list[str] | None = None
         text_at = -1
@@ -249,7 +259,7 @@ class InputReader:
                 file.bad(start, f"expected {len(header)} fields, found {len(row)}")
                 continue
             file.rows += 1
-            yield Row(row[text_at], self._carried(dict(zip(header, row)), header[text_at]))
+            yield row[text_at], self._carried(dict(zip(header, row)), header[text_at])
 
     def _carried(self, record: dict[str, Any], text_key: str) -> dict[str, Any]:
         if self.include_text:
