@@ -86,7 +86,7 @@ REVIEWCLF: dict[str, dict[str, Any]] = {
 # (trigrams, batch 512, word dropout 0.3) and bigrams in batches of 256 without word dropout. In GPU sweeps the
 # defaults won on IMDB (25k long reviews) and the light regularization on the 9k Yelp polarity reviews.
 NGRAM_CANDIDATES = ({}, {"ngrams": 2, "batch_size": 256, "word_dropout": 0.0})
-# Per task, as the README's commands: IMDB's training reviews hold 1.27M distinct bigrams and 3.73M trigrams; 8M
+# Per task, as the README's commands: IMDB's training reviews hold 1.26M distinct bigrams and 3.71M trigrams; 8M
 # buckets per order (fewer hash collisions) measured +0.1-0.2 points on validation and test for twice the size.
 NGRAM_TASK_SETTINGS: dict[str, dict[str, Any]] = {"imdb": {"buckets": 1 << 23}}
 FASTTEXT = {"epoch": 5, "lr": 0.1, "dim": 100}  # fastText's supervised defaults, written out
