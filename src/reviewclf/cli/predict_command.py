@@ -59,8 +59,8 @@ def score(
 ) -> Iterator[tuple[list[dict[str, Any]], np.ndarray, np.ndarray]]:
     """(carried columns, probabilities, chosen indices) per window of rows, in input order.
 
-    The carried columns wait in a queue while their texts are scored; ``iter_proba`` scores one window while
-    it reads the next, so the queue holds about two windows.
+    The carried columns wait in a queue while their texts are scored; ``iter_proba`` keeps two windows in
+    flight while it reads the next, so the queue holds at most three windows and one group of rows.
     """
     pending: deque[dict[str, Any]] = deque()
 
