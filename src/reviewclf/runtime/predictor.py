@@ -119,10 +119,11 @@ def _windows(texts: Iterable[str], max_texts: int) -> Iterator[list[str]]:
 
 @dataclass
 class _EncodedWindow:
-    """A window tokenized and cut into padded batches: ``ids[k]`` are the rows ``rows[k]`` of the window."""
+    """A window tokenized and cut into padded batches: ``ids[k]`` holds the texts at ``positions[k]`` of the
+    window."""
 
     size: int
-    rows: list[np.ndarray]
+    positions: list[np.ndarray]
     ids: list[np.ndarray]
 
 
@@ -201,8 +202,8 @@ class Predictor:
     def _score_window(self, encoded: Future[_EncodedWindow]) -> np.ndarray:
         window = encoded.result()
         out = np.empty((window.size, len(self.labels)), dtype=np.float32)
-        for index, ids in zip(window.rows, window.ids):
-            out[index] = self.proba_from_ids(ids)
+        for positions, ids in zip(window.positions, window.ids):
+            out[positions] = self.proba_from_ids(ids)
         return out
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
