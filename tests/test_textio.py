@@ -1,9 +1,13 @@
-"""The prediction input reader reads blocks of bytes: rows, line numbers and bad-line handling must not depend
-on where a block ends. Each case is read with blocks of a few bytes (every line crosses a boundary) and with
-the real block size, and the two must agree with each other and with what the file says."""
+"""Prediction input and output files.
+
+The input reader reads blocks of bytes: rows, line numbers and bad-line handling must not depend on where a
+block ends. Each case is read with blocks of a few bytes (every line crosses a boundary) and with the real
+block size, and the two must agree with each other and with what the file says. The output is written
+atomically, and an interrupt at any point leaves no temporary file."""
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -80,3 +84,28 @@ def test_csv_and_jsonl_rows_cross_block_boundaries(block: int, tmp_path: Path, m
     records = tmp_path / "in.jsonl"
     records.write_text('{"id": 1, "text": "a ✓"}\n\n{"id": 2, "text": "b"}\n', encoding="utf-8")
     assert [(text, carried["id"]) for text, carried in read(records, block, monkeypatch)[0]] == [("a ✓", 1), ("b", 2)]
+
+
+def test_output_file_gets_the_umask_permissions_and_no_temporary_file_stays(tmp_path: Path):
+    out = tmp_path / "out.csv"
+    with textio.open_output(str(out)) as stream:
+        stream.write("label\n")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_interrupt_just_after_the_temporary_file_is_created_leaves_nothing(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch):
+    """Ctrl-C between the file's creation and its name reaching the cleanup (a window ``mkstemp`` had)."""
+    real_open = os.open
+
+    def open_then_interrupt(path, flags, mode=0o777):
+        os.close(real_open(path, flags, mode))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "open", open_then_interrupt)
+    with pytest.raises(KeyboardInterrupt), textio.open_output(str(tmp_path / "out.csv")):
+        pass
+    assert list(tmp_path.iterdir()) == []
