@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -873,3 +874,38 @@ def test_contractions_stay_one_token_and_punctuation_runs_split_off():
     assert encoder.tokens("I DIDN'T like it!!!<br />The cast’s 'fault' :-)") == [
         "i", "didnt", "like", "it", "!!!", "the", "casts", "fault", ":-)"]
     assert encoder.tokens("didnt") == encoder.tokens("didn't")  # the apostrophe-less spelling is the same word
+
+
+# ====================================================================== staging
+
+
+def test_staging_dir_is_removed_when_the_block_fails_and_readable_when_it_succeeds(tmp_path):
+    from reviewclf.training.staging import replace_path, staging_dir
+
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError), staging_dir(out) as tmp:
+        (tmp / "half.json").write_text("{")
+        raise RuntimeError("failed mid-way")
+    assert list(tmp_path.iterdir()) == []
+    with staging_dir(out) as tmp:
+        (tmp / "done.json").write_text("{}")
+        replace_path(tmp, out)
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+    assert out.stat().st_mode & 0o777 == 0o755
+
+
+def test_staging_dir_interrupted_just_after_it_is_made_leaves_nothing(tmp_path, monkeypatch):
+    """Ctrl-C between the directory's creation and its name reaching the cleanup (a window mkdtemp had)."""
+    from reviewclf.training.staging import staging_dir
+
+    real_mkdir = os.mkdir
+
+    def mkdir_then_interrupt(path, *args, **kwargs):
+        real_mkdir(path, *args, **kwargs)
+        if os.path.basename(path).startswith(".run."):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "mkdir", mkdir_then_interrupt)
+    with pytest.raises(KeyboardInterrupt), staging_dir(tmp_path / "run"):
+        pass
+    assert list(tmp_path.iterdir()) == []

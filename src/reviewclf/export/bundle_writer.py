@@ -38,7 +38,7 @@ from ..runtime.encoding import TextEncoder
 from ..runtime.errors import ReviewclfError
 from ..runtime.predictor import Predictor
 from ..training.run import RUN_HELDOUT, RUN_METRICS, RUN_MODEL, RUN_TOKENIZER
-from ..training.staging import replace_path, sibling_tempdir
+from ..training.staging import replace_path, staging_dir
 from .equivalence import BATCH_SIZES, compare, edge_cases
 from .graph import ProbabilityModel, eager_runner, load_run_model
 from .onnx_graph import OPSET, export_onnx, quantize_int8
@@ -156,8 +156,7 @@ def export_bundle(
     files[VERIFICATION] = json.dumps({"texts": texts, "probabilities": reference.tolist()},
                                      ensure_ascii=False).encode("utf-8")
 
-    tmp = sibling_tempdir(out)
-    try:
+    with staging_dir(out) as tmp:
         for name, data in files.items():
             write_file(tmp, name, data)
         manifest = build_manifest(model_info, metrics, files, quantize)
@@ -176,9 +175,6 @@ def export_bundle(
                                  f"labels agree: {report['labels_agree']})")
         Predictor.load(tmp)  # the bundle as written loads through the runtime
         place(tmp, out, archive)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -23,7 +22,7 @@ from .loop import EncodedSet, evaluate_logits, resolve_device, train_model
 from .models import Classifier, Perceptron, build_model
 from .nb import init_from_naive_bayes
 from .splits import carve_validation, predefined_split, stratified_folds, stratified_split
-from .staging import replace_path, sibling_tempdir
+from .staging import replace_path, staging_dir
 from .vocabulary import fit_encoder
 
 DEMO_LABEL_MAP = "0=negative,1=positive"
@@ -190,8 +189,7 @@ def refuse_existing(out: Path, force: bool) -> None:
 def write_run(out: Path, config: TrainConfig, outcome: RunOutcome, force: bool) -> None:
     """Write the run directory atomically: into a temporary sibling, renamed into place at the end."""
     refuse_existing(out, force)
-    tmp = sibling_tempdir(out)
-    try:
+    with staging_dir(out) as tmp:
         (tmp / RUN_CONFIG).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
         (tmp / RUN_MODEL).write_text(json.dumps(outcome.model_info, indent=2) + "\n")
         (tmp / RUN_TOKENIZER).write_text(outcome.tokenizer_json)
@@ -210,9 +208,6 @@ def write_run(out: Path, config: TrainConfig, outcome: RunOutcome, force: bool) 
             report = outcome.metrics.get("test") or outcome.metrics["val"]
             plot_confusion(report, tmp / "confusion.png")
         replace_path(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def train_run(config: TrainConfig, log: Callable[[str], None] = print, force: bool = False) -> RunOutcome:

@@ -6,17 +6,39 @@ with ``--force`` must not remove the old output before the new one is complete.
 
 from __future__ import annotations
 
+import secrets
 import shutil
-import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
-def sibling_tempdir(out: Path) -> Path:
-    """A new, world-readable temporary directory next to ``out`` (same file system, so renames are atomic)."""
+@contextmanager
+def staging_dir(out: Path) -> Iterator[Path]:
+    """A new, world-readable directory next to ``out`` (same file system, so renames are atomic), removed if
+    the block fails; the block moves it into place (``replace_path``) when it succeeds.
+
+    Its name is drawn before it is made, inside the cleanup's reach: with ``mkdtemp`` an interrupt between
+    the directory's creation and its name's return left it behind (the same window as the prediction
+    output's, which a stress of Ctrl-C's hit).
+    """
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp's 0700 would make the output readable by its creator only
-    return tmp
+    while True:
+        tmp = out.parent / f".{out.name}.{secrets.token_hex(6)}"
+        try:
+            tmp.mkdir()
+            break
+        except FileExistsError:
+            continue  # someone else's: never removed, another name is drawn
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    try:
+        tmp.chmod(0o755)  # the output is readable by others, as any directory the user makes
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def replace_path(source: Path, out: Path) -> None:
