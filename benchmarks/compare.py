@@ -173,7 +173,7 @@ class Split:
 
 
 def imdb(data_dir: Path) -> TaskData:
-    from reviewclf.runtime.readers import read_labeled
+    from reviewclf.io.labeled import read_labeled
 
     data = read_labeled(data_dir / "imdb" / "aclImdb.tar.gz")
     rows = {s: [i for i, x in enumerate(data.splits or []) if x == s] for s in ("train", "test")}
@@ -183,7 +183,7 @@ def imdb(data_dir: Path) -> TaskData:
 
 def yelp(data_dir: Path, label_map: dict[str, str]) -> TaskData:
     """yelp-10k + yelp-augpe-dev, mapped; a stratified 20% test part with a fixed seed."""
-    from reviewclf.runtime.readers import read_labeled
+    from reviewclf.io.labeled import read_labeled
     from reviewclf.training.splits import stratified_split
 
     a = read_labeled(data_dir / "yelp-10k" / "yelp.csv.zip", text_column="text", label_column="stars",
@@ -209,7 +209,7 @@ def stsa(path: Path) -> Texts:
 
 def sst2(data_dir: Path) -> TaskData:
     """GLUE's train_full.tsv (67k phrases and sentences); stsa.binary.dev validates, stsa.binary.test tests."""
-    from reviewclf.runtime.readers import read_labeled
+    from reviewclf.io.labeled import read_labeled
 
     train = read_labeled(data_dir / "sst2" / "train_full.tsv", format="tsv", text_column="sentence",
                          label_column="label", label_map=SST_NAMES)
@@ -241,7 +241,7 @@ def load_task(task: str, data_dir: Path, limit: int | None, val_fraction: float 
 
 def scores(split: Split, predicted: list[str]) -> dict[str, float]:
     """Accuracy and macro-F1 with the project's metrics, the same code for every system."""
-    from reviewclf.runtime.metrics import classification_report
+    from reviewclf.metrics import classification_report
 
     index = {label: i for i, label in enumerate(split.labels)}
     y_true = np.array([index[label] for label in split.test[1]])

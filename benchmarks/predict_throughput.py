@@ -112,7 +112,7 @@ def reviewclf_command() -> list[str]:
 
 def yelp_data(data_dir: Path, limit: int | None, seed: int) -> tuple[list[str], tuple[list[str], list[str]]]:
     """(Shen sentences to score, (yelp-10k polarity texts, labels) to train on)."""
-    from reviewclf.runtime.readers import parse_label_map, read_labeled
+    from reviewclf.io.labeled import parse_label_map, read_labeled
 
     lines: list[str] = []
     for name in SHEN_FILES:
@@ -127,7 +127,7 @@ def yelp_data(data_dir: Path, limit: int | None, seed: int) -> tuple[list[str], 
 
 def imdb_data(data_dir: Path, limit: int | None, seed: int) -> tuple[list[str], tuple[list[str], list[str]]]:
     """(IMDB test reviews to score, (IMDB train texts, labels) to train on)."""
-    from reviewclf.runtime.readers import read_labeled
+    from reviewclf.io.labeled import read_labeled
 
     data = read_labeled(data_dir / "imdb" / "aclImdb.tar.gz")
     splits = data.splits or []

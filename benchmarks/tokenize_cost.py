@@ -62,7 +62,7 @@ def main() -> None:
     if args.texts:
         texts = args.texts.read_text(encoding="utf-8").splitlines()[: args.limit]
     else:
-        from reviewclf.runtime.readers import read_labeled
+        from reviewclf.io.labeled import read_labeled
 
         data = read_labeled(DATA / "imdb" / "aclImdb.tar.gz")
         texts = [t for t, s in zip(data.texts, data.splits or []) if s == "test"][: args.limit]

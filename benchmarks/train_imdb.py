@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from common import DATA, log, machine, markdown_table, pick, subsample, write_json
 
-from reviewclf.runtime.readers import read_labeled
+from reviewclf.io.labeled import read_labeled
 from reviewclf.training.config import TrainConfig
 from reviewclf.training.loop import resolve_device
 from reviewclf.training.run import fit_once

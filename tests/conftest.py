@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from tests.support import DATA, make_bundle, make_run
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,28 +31,6 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-def make_run(out: Path, **overrides: object) -> Path:
-    """Train a small, fast model on the embedded demo sentences into ``out`` and return the run directory."""
-    from reviewclf.training.config import TrainConfig
-    from reviewclf.training.run import train_run
-
-    settings: dict[str, object] = {"epochs": 4, "lr": 0.01, "out": str(out), "batch_size": 64}
-    if overrides.get("model") == "ngram":
-        settings.update(dim=16, buckets=4096, dropout=0.1)
-    if overrides.get("model") == "mlp":
-        settings.update(hidden=16, dropout=0.1)
-    settings.update(overrides)
-    train_run(TrainConfig.from_dict(settings), log=lambda _: None)
-    return out
-
-
-def make_bundle(run_dir: Path, out: Path, **options: object) -> Path:
-    from reviewclf.export.bundle_writer import export_bundle
-
-    export_bundle(run_dir, out, log=lambda _: None, **options)  # type: ignore[arg-type]
-    return out
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from ..runtime.errors import ReviewclfError
+from ..errors import OptionError, ReviewclfError
 
 TRAIN_EXTRA_HINT = "this command needs the training extra: pip install 'reviewclf[train]'"
 
@@ -23,6 +23,9 @@ class ReviewclfGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except OptionError as exc:
+            click.echo(f"error: {exc.naming(_flag_of(ctx, exc.param))}", err=True)
+            sys.exit(1)
         except ReviewclfError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
@@ -37,6 +40,15 @@ class ReviewclfGroup(click.Group):
         except BrokenPipeError:
             sys.stderr.close()  # the reader of our stdout went away (e.g. `| head`): not an error
             sys.exit(0)
+
+
+def _flag_of(ctx: click.Context, param: str) -> str:
+    """The command-line flag that sets the library parameter ``param`` (the parameter's name if none does)."""
+    command = ctx.command.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+    for option in command.params if command is not None else []:
+        if isinstance(option, click.Option) and (option.name or "").rstrip("_") == param:
+            return max(option.opts, key=len)
+    return param
 
 
 @click.group(cls=ReviewclfGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
+from ..errors import ReviewclfError
 from ..runtime.bundle import TORCHSCRIPT_MODEL, VERIFICATION, load_bundle
-from ..runtime.errors import ReviewclfError
 
 
 @click.command()

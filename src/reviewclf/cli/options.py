@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..runtime.readers import FORMATS
+from ..io.labeled import FORMATS
 
 
 def data_options(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -18,8 +18,8 @@ from typing import Any
 import click
 import numpy as np
 
-from ..runtime.errors import ReviewclfError
-from ..runtime.textio import INPUT_FORMATS, OUTPUT_FORMATS, InputReader, Rows
+from ..errors import ReviewclfError
+from ..io.prediction_io import INPUT_FORMATS, OUTPUT_FORMATS, InputReader, Rows
 from .options import data_options
 
 BACKENDS = ("onnxruntime", "torchscript")
@@ -147,7 +147,7 @@ def predict(bundle: str, inputs: tuple[str, ...], output: str | None, output_for
     Plain-text input is one review per line; blank lines are scored as empty reviews, so output row N
     belongs to input line N. CSV/TSV/JSONL inputs carry their other columns (e.g. an id) to the output.
     """
-    from ..runtime.textio import PredictionWriter, open_output, output_format_of
+    from ..io.prediction_io import PredictionWriter, open_output, output_format_of
 
     fmt = output_format or output_format_of(output)
     reader = InputReader(list(inputs), input_format=input_format, text_column=text_column, encoding=encoding,
@@ -181,8 +181,8 @@ def evaluate(bundle: str, data: tuple[str, ...], format_: str | None, text_colum
              label_column: str | None, label_map: str | None, encoding: str, on_error: str, as_json: bool,
              threshold: float | None, batch_size: int, threads: int | None, int8: bool, split: str | None) -> None:
     """Measure BUNDLE on labeled DATA files (read as `train` reads them): accuracy, per-label F1, confusion."""
-    from ..runtime.metrics import classification_report, format_report
-    from ..runtime.readers import parse_label_map, read_many
+    from ..io.labeled import parse_label_map, read_many
+    from ..metrics import classification_report, format_report
 
     labeled = read_many(list(data), format=format_, text_column=text_column, label_column=label_column,
                         label_map=parse_label_map(label_map) if label_map else None, encoding=encoding,

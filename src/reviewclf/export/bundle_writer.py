@@ -18,6 +18,8 @@ import onnxruntime
 import torch
 
 from .. import __version__
+from ..errors import ReviewclfError
+from ..io.atomic import replace_path, staging_dir
 from ..runtime.bundle import (
     EXPORTED_PROGRAM,
     FORMAT_MAJOR,
@@ -35,10 +37,8 @@ from ..runtime.bundle import (
     is_bundle,
 )
 from ..runtime.encoding import TextEncoder
-from ..runtime.errors import ReviewclfError
 from ..runtime.predictor import Predictor
 from ..training.run import RUN_HELDOUT, RUN_METRICS, RUN_MODEL, RUN_TOKENIZER
-from ..training.staging import replace_path, staging_dir
 from .equivalence import BATCH_SIZES, compare, edge_cases
 from .graph import ProbabilityModel, eager_runner, load_run_model
 from .onnx_graph import OPSET, export_onnx, quantize_int8

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..runtime.errors import ReviewclfError
+from ..errors import ReviewclfError
 from ..training.models import Classifier, build_model
 from ..training.run import RUN_CHECKPOINT
 

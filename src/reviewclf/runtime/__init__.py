@@ -12,7 +12,7 @@ _EXPORTS = {
     "Bundle": ".bundle",
     "load_bundle": ".bundle",
     "TextEncoder": ".encoding",
-    "ReviewclfError": ".errors",
+    "ReviewclfError": "..errors",
     "Prediction": ".predictor",
     "Predictor": ".predictor",
 }

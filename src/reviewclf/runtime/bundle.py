@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import ReviewclfError
+from ..errors import ReviewclfError
 
 FORMAT_NAME = "reviewclf-bundle"
 FORMAT_MAJOR = 1

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
-from .errors import ReviewclfError
+from ..errors import ReviewclfError
 
 PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from ..errors import ReviewclfError
 from .bundle import INPUT_NAME, ONNX_INT8_MODEL, ONNX_MODEL, TOKENIZER, Bundle, load_bundle
 from .encoding import TextEncoder, pad_rows
-from .errors import ReviewclfError
 
 DEFAULT_BATCH_SIZE = 256
 # A batch also holds at most this many token slots (rows x longest row), so a batch of long reviews is cut

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..runtime.errors import ReviewclfError
+from ..errors import ReviewclfError
 
 
 def parse_augment(spec: str | None) -> float | None:

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import ReviewclfError
 from ..runtime.encoding import pad_rows
-from ..runtime.errors import ReviewclfError
 from .augment import word_dropout
 from .config import TrainConfig
 from .models import Classifier

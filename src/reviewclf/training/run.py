@@ -14,15 +14,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..runtime.errors import ReviewclfError
-from ..runtime.metrics import classification_report
-from ..runtime.readers import LabeledData, parse_label_map, read_many
+from ..errors import ReviewclfError
+from ..io.atomic import replace_path, staging_dir
+from ..io.labeled import LabeledData, parse_label_map, read_many
+from ..metrics import classification_report
 from .config import TrainConfig
 from .loop import EncodedSet, evaluate_logits, resolve_device, train_model
 from .models import Classifier, Perceptron, build_model
 from .nb import init_from_naive_bayes
 from .splits import carve_validation, predefined_split, stratified_folds, stratified_split
-from .staging import replace_path, staging_dir
 from .vocabulary import fit_encoder
 
 DEMO_LABEL_MAP = "0=negative,1=positive"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..runtime.errors import ReviewclfError
+from ..errors import ReviewclfError
 
 
 def _by_label(labels: Sequence[str], rng: np.random.Generator) -> list[np.ndarray]:

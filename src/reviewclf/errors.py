@@ -14,6 +14,22 @@ class ReviewclfError(Exception):
     """A user-facing error: the message is complete and fits on one line."""
 
 
+class OptionError(ReviewclfError):
+    """A bad argument to a library call, named by its parameter (``threshold``, ``val_fraction``).
+
+    The CLI shows the flag that sets the parameter instead (``--threshold``), so each layer speaks its own terms.
+    """
+
+    def __init__(self, param: str, problem: str):
+        self.param = param
+        self.problem = problem
+        super().__init__(f"{param}: {problem}")
+
+    def naming(self, name: str) -> str:
+        """The message with ``name`` (e.g. a CLI flag) in place of the parameter."""
+        return f"{name}: {self.problem}"
+
+
 def located(path: object, line: int | None, message: str) -> ReviewclfError:
     """Build an error that names where it happened, as ``file:line: message``."""
     where = f"{path}:{line}" if line is not None else f"{path}"

@@ -17,16 +17,17 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import make_bundle, make_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reviewclf.cli import main
+from reviewclf.errors import ReviewclfError
 from reviewclf.export import bundle_writer
 from reviewclf.export.equivalence import BATCH_SIZES, TOLERANCE, batched, edge_cases
 from reviewclf.export.graph import ProbabilityModel, eager_runner, load_run_model
 from reviewclf.export.program import load_program
 from reviewclf.export.torchscript import load_scripted, run_scripted
+from reviewclf.io.labeled import LabeledData, read_labeled
 from reviewclf.runtime.bundle import (
     EXPORTED_PROGRAM,
     MANIFEST,
@@ -35,9 +36,8 @@ from reviewclf.runtime.bundle import (
     TORCHSCRIPT_MODEL,
     load_bundle,
 )
-from reviewclf.runtime.errors import ReviewclfError
 from reviewclf.runtime.predictor import Predictor
-from reviewclf.runtime.readers import LabeledData, read_labeled
+from tests.support import make_bundle, make_run
 
 Runner = Callable[[np.ndarray], np.ndarray]
 KINDS = ("perceptron", "mlp", "ngram", "three-label")

@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from reviewclf.cli import main
+from reviewclf.errors import ReviewclfError
 from reviewclf.runtime.bundle import (
     FORMAT_MAJOR,
     FORMAT_NAME,
@@ -27,7 +28,6 @@ from reviewclf.runtime.bundle import (
     load_bundle,
     sha256_hex,
 )
-from reviewclf.runtime.errors import ReviewclfError
 from reviewclf.runtime.predictor import Predictor
 
 TEXTS = ["The food was great and the staff lovely.", "Cold, bland and overpriced. Never again.", "", "ok"]

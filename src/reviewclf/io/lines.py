@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ReviewclfError, located
+from ..errors import ReviewclfError, located
 
 TEXT_COLUMNS = ("text", "review", "sentence", "content")  # tried in order when no text column is named
 # The longest CSV field either reader accepts (csv's default, 128 KiB, is shorter than some reviews). The

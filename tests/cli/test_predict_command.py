@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
-from conftest import make_bundle, make_run
 
 from reviewclf.cli import main
+from reviewclf.io.labeled import read_labeled
+from reviewclf.io.prediction_io import MAX_LINE_BYTES
 from reviewclf.runtime.predictor import Predictor
-from reviewclf.runtime.readers import read_labeled
-from reviewclf.runtime.textio import MAX_LINE_BYTES
+from tests.support import DATA, make_bundle, make_run
 
 REVIEWS = [
     "The food was great and the staff were lovely.",
@@ -228,7 +228,7 @@ def test_stdin_with_csv_format(demo_bundle: Path):
 
 def test_order_preserved_over_many_windows(demo_bundle: Path, predictor: Predictor, tmp_path: Path):
     """1,000 real reviews of mixed lengths, shuffled: output order and values match ``predict_proba``."""
-    data = read_labeled(Path(__file__).resolve().parents[2] / "shared/data/uci-sentences/imdb_labelled.txt",
+    data = read_labeled(DATA / "uci-sentences/imdb_labelled.txt",
                         format="tabbed")
     rng = random.Random(7)
     texts = [t * rng.choice([1, 1, 1, 5, 40]) for t in data.texts[:1000]]  # some far longer than others
@@ -452,7 +452,7 @@ def test_interrupt_leaves_no_output(demo_bundle: Path, tmp_path: Path, signum: i
 
 # ---------------------------------------------------------------------------------------------- evaluate
 
-UCI_YELP = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci-sentences" / "yelp_labelled.txt"
+UCI_YELP = DATA / "uci-sentences" / "yelp_labelled.txt"
 
 
 def test_evaluate_accuracy_matches_predictor(demo_bundle: Path, predictor: Predictor):

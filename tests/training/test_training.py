@@ -19,10 +19,10 @@ from tokenizers import Tokenizer
 
 import reviewclf.training.loop as loop
 from reviewclf.cli import main
+from reviewclf.errors import ReviewclfError
+from reviewclf.io.labeled import parse_label_map, read_labeled, read_many
+from reviewclf.metrics import classification_report
 from reviewclf.runtime.encoding import PAD_ID, PAD_TOKEN, UNK_TOKEN, TextEncoder
-from reviewclf.runtime.errors import ReviewclfError
-from reviewclf.runtime.metrics import classification_report
-from reviewclf.runtime.readers import parse_label_map, read_labeled, read_many
 from reviewclf.training import plots
 from reviewclf.training.augment import parse_augment, word_dropout
 from reviewclf.training.config import TrainConfig
@@ -880,7 +880,7 @@ def test_contractions_stay_one_token_and_punctuation_runs_split_off():
 
 
 def test_staging_dir_is_removed_when_the_block_fails_and_readable_when_it_succeeds(tmp_path):
-    from reviewclf.training.staging import replace_path, staging_dir
+    from reviewclf.io.atomic import replace_path, staging_dir
 
     out = tmp_path / "run"
     with pytest.raises(RuntimeError), staging_dir(out) as tmp:
@@ -896,7 +896,7 @@ def test_staging_dir_is_removed_when_the_block_fails_and_readable_when_it_succee
 
 def test_staging_dir_interrupted_just_after_it_is_made_leaves_nothing(tmp_path, monkeypatch):
     """Ctrl-C between the directory's creation and its name reaching the cleanup (a window mkdtemp had)."""
-    from reviewclf.training.staging import staging_dir
+    from reviewclf.io.atomic import staging_dir
 
     real_mkdir = os.mkdir
 

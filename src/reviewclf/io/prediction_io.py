@@ -38,7 +38,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .errors import ReviewclfError, file_errors, located
+from ..errors import ReviewclfError, file_errors, located
 from .lines import TEXT_COLUMNS, LineSource, check_options, find_column, strip_line_end
 
 INPUT_FORMATS = ("txt", "csv", "tsv", "jsonl")

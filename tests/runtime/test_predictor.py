@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reviewclf.errors import ReviewclfError
 from reviewclf.runtime import predictor as predictor_module
-from reviewclf.runtime.errors import ReviewclfError
 from reviewclf.runtime.predictor import SORT_WINDOW_BATCHES, TOKENS_PER_BATCH, Predictor, token_budget_batches
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from reviewclf.runtime.errors import ReviewclfError
-from reviewclf.runtime.readers import (
+from reviewclf.errors import ReviewclfError
+from reviewclf.io.labeled import (
     FORMATS,
     LabeledData,
     detect_format,
@@ -23,7 +23,7 @@ from reviewclf.runtime.readers import (
 )
 
 # The shared, read-only data sets live next to the project checkout: /work/shared/data for /work/main.
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from tests.support import DATA
 
 POLARITY = "1=negative,2=negative,4=positive,5=positive"
 

@@ -31,7 +31,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from .errors import ReviewclfError, file_errors, located
+from ..errors import ReviewclfError, file_errors, located
 from .lines import TEXT_COLUMNS, LineSource, check_options, find_column
 
 FORMATS = ("csv", "tsv", "zhang", "book", "jsonl", "fasttext", "tabbed", "aclimdb", "lines")

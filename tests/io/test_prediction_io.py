@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from reviewclf.runtime import textio
-from reviewclf.runtime.errors import ReviewclfError
-from reviewclf.runtime.textio import InputReader
+from reviewclf.errors import ReviewclfError
+from reviewclf.io import prediction_io as textio
+from reviewclf.io.prediction_io import InputReader
 
 
 def read(path: Path, block: int, monkeypatch: pytest.MonkeyPatch, **options) -> tuple[list, int]:
