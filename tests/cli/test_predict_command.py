@@ -23,7 +23,7 @@ from click.testing import CliRunner, Result
 
 from reviewclf.cli import main
 from reviewclf.io.labeled import read_labeled
-from reviewclf.io.prediction_io import MAX_LINE_BYTES
+from reviewclf.io.lines import MAX_LINE_BYTES
 from reviewclf.runtime.predictor import Predictor
 from tests.support import DATA, make_bundle, make_run
 

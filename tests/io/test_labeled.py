@@ -23,6 +23,7 @@ from reviewclf.io.labeled import (
 )
 
 # The shared, read-only data sets live next to the project checkout: /work/shared/data for /work/main.
+from reviewclf.io.lines import DECODE_HINT
 from tests.support import DATA
 
 POLARITY = "1=negative,2=negative,4=positive,5=positive"
@@ -108,10 +109,11 @@ def test_csv_missing_column_lists_the_columns(tmp_path):
     p = write(tmp_path / "r.csv", "body,stars\nhello,1\n")
     assert (
         error_of(p)
-        == f"{p}: no text column (one of text, review, sentence, content); the columns are: body, stars"
+        == f"{p}:1: no text column (one of text, review, sentence, content; name it with --text-column); "
+        "the columns are: body, stars"
     )
     assert error_of(p, text_column="body", label_column="score") == (
-        f"{p}: no column 'score'; the columns are: body, stars"
+        f"{p}:1: no column 'score'; the columns are: body, stars"
     )
 
 
@@ -131,7 +133,7 @@ def test_csv_empty_label_is_a_bad_row(tmp_path):
 def test_csv_undecodable_bytes_name_the_line(tmp_path):
     p = write(tmp_path / "r.csv", b'text,label\nok,1\n"caf\xe9\nstill the same row",0\nlast,1\n')
     assert error_of(p) == (
-        f"{p}:3: cannot decode byte 0xe9 (column 5) as utf-8; pass the file's encoding, e.g. latin-1"
+        f"{p}:3: cannot decode byte 0xe9 (column 5) as utf-8; " + DECODE_HINT
     )
     skipped = read_labeled(p, on_error="skip")
     assert (skipped.texts, skipped.skipped) == (["ok", "last"], 1)
@@ -229,7 +231,8 @@ def test_jsonl_without_known_fields_lists_them(tmp_path):
     p = write(tmp_path / "r.ndjson", '{"body": "x", "y": 1}\n')
     assert (
         error_of(p)
-        == f"{p}: no text column (one of text, review, sentence, content); the columns are: body, y"
+        == f"{p}:1: no text column (one of text, review, sentence, content; name it with --text-column); "
+        "the columns are: body, y"
     )
     assert read_labeled(p, text_column="body", label_column="y").labels == ["1"]
 
@@ -425,7 +428,7 @@ def test_rt_polarity_is_latin1():
     p = DATA / "rt-polarity" / "rt-polarity.pos"
     assert detect_format(p) == "lines"
     assert error_of(p) == (
-        f"{p}:44: cannot decode byte 0xf3 (column 48) as utf-8; pass the file's encoding, e.g. latin-1"
+        f"{p}:44: cannot decode byte 0xf3 (column 48) as utf-8; " + DECODE_HINT
     )
     for suffix in ("pos", "neg"):
         data = read_labeled(DATA / "rt-polarity" / f"rt-polarity.{suffix}", encoding="latin-1")

@@ -14,19 +14,19 @@ from pathlib import Path
 import pytest
 
 from reviewclf.errors import ReviewclfError
-from reviewclf.io import prediction_io as textio
+from reviewclf.io import lines, prediction_io
 from reviewclf.io.prediction_io import InputReader
 
 
 def read(path: Path, block: int, monkeypatch: pytest.MonkeyPatch, **options) -> tuple[list, int]:
-    monkeypatch.setattr(textio, "_BLOCK_BYTES", block)
+    monkeypatch.setattr(lines, "BLOCK_BYTES", block)
     reader = InputReader([str(path)], include_text=True, **options)
     rows = [pair for group in reader for pair in zip(group.texts, group.carried)]
     return rows, reader.skipped
 
 
 def error(path: Path, block: int, monkeypatch: pytest.MonkeyPatch, **options) -> str:
-    monkeypatch.setattr(textio, "_BLOCK_BYTES", block)
+    monkeypatch.setattr(lines, "BLOCK_BYTES", block)
     with pytest.raises(ReviewclfError) as caught:
         list(InputReader([str(path)], **options))
     return str(caught.value)
@@ -66,7 +66,7 @@ def test_bad_lines_in_a_later_block_are_named_and_skipped(block: int, tmp_path: 
 @pytest.mark.parametrize("overlong", [25, 300])  # ends inside the block that reaches the cap, or blocks later
 def test_overlong_lines_are_named_and_skipped(block: int, overlong: int, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(textio, "MAX_LINE_BYTES", 20)
+    monkeypatch.setattr(lines, "MAX_LINE_BYTES", 20)
     source = tmp_path / "in.txt"
     source.write_bytes(b"one\n" + b"y" * 20 + b"\n" + b"x" * overlong + b"\nthree\n" + b"z" * overlong)
     assert f"{source}:3: line longer than" in error(source, block, monkeypatch)
@@ -88,7 +88,7 @@ def test_csv_and_jsonl_rows_cross_block_boundaries(block: int, tmp_path: Path, m
 
 def test_output_file_gets_the_umask_permissions_and_no_temporary_file_stays(tmp_path: Path):
     out = tmp_path / "out.csv"
-    with textio.open_output(str(out)) as stream:
+    with prediction_io.open_output(str(out)) as stream:
         stream.write("label\n")
     mask = os.umask(0)
     os.umask(mask)
@@ -106,6 +106,6 @@ def test_interrupt_just_after_the_temporary_file_is_created_leaves_nothing(tmp_p
         raise KeyboardInterrupt
 
     monkeypatch.setattr(os, "open", open_then_interrupt)
-    with pytest.raises(KeyboardInterrupt), textio.open_output(str(tmp_path / "out.csv")):
+    with pytest.raises(KeyboardInterrupt), prediction_io.open_output(str(tmp_path / "out.csv")):
         pass
     assert list(tmp_path.iterdir()) == []

@@ -18,21 +18,22 @@ Design rules:
 
 from __future__ import annotations
 
-import csv
-import gzip
 import re
 import tarfile
-import zipfile
-import zlib
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import Any
 
-from ..errors import ReviewclfError, file_errors, located
-from .lines import TEXT_COLUMNS, LineSource, check_options, find_column
+from ..errors import ReviewclfError, located
+from .lines import LineSource, check_options
+from .opener import inner_name, open_input, read_errors
+from .records import TEXT_COLUMNS, require_column
+
+
+def _read_errors(path: Path):  # noqa: ANN202
+    return read_errors(path, " (only the aclimdb format reads directories)")
 
 FORMATS = ("csv", "tsv", "zhang", "book", "jsonl", "fasttext", "tabbed", "aclimdb", "lines")
 
@@ -41,7 +42,6 @@ SPLITS = ("train", "val", "test")
 LINES_SUFFIXES = (".0", ".1", ".pos", ".neg")
 
 _FASTTEXT_PREFIX = "__label__"
-_DECODE_HINT = "pass the file's encoding, e.g. latin-1"
 
 
 @dataclass
@@ -133,58 +133,6 @@ class _Job(LineSource):
         return LabeledData(list(self.texts), list(self.labels), splits, self.dropped, self.skipped)
 
 
-@contextmanager
-def _open_binary(path: Path) -> Iterator[tuple[IO[bytes], str]]:
-    """Open a data file for reading bytes, looking inside a ``.zip`` of one file or a ``.gz``.
-
-    Yields the stream and the name of the file inside (used for detection and for ``lines`` labels).
-    """
-    lower = path.name.lower()
-    if lower.endswith(".zip"):
-        with zipfile.ZipFile(path) as archive:
-            members = [
-                info
-                for info in archive.infolist()
-                if not info.is_dir()
-                and not info.filename.startswith("__MACOSX/")
-                and not PurePosixPath(info.filename).name.startswith(".")
-            ]
-            if len(members) != 1:
-                names = ", ".join(m.filename for m in members[:5]) or "nothing"
-                raise located(path, None, f"a .zip must hold exactly one data file, this one holds {names}")
-            with archive.open(members[0]) as stream:
-                yield stream, PurePosixPath(members[0].filename).name
-    elif lower.endswith(".gz"):
-        with gzip.open(path, "rb") as stream:
-            yield stream, path.name[:-3]
-    else:
-        with open(path, "rb") as stream:
-            yield stream, path.name
-
-
-@contextmanager
-def _user_errors(path: Path) -> Iterator[None]:
-    """Turn the exceptions that reading a bad or missing file raises into one-line ``ReviewclfError``s: the
-    OS errors as every reader words them (``file_errors``), plus the archive and CSV ones."""
-    try:
-        with file_errors(path, " (only the aclimdb format reads directories)"):
-            yield
-    except zipfile.BadZipFile:
-        raise located(path, None, "not a valid .zip file") from None
-    except (EOFError, zlib.error, tarfile.TarError) as exc:
-        detail = " ".join(str(exc).split()) or type(exc).__name__
-        raise located(path, None, f"cannot read the file ({detail})") from None
-    except csv.Error as exc:
-        raise located(path, None, f"bad CSV ({exc})") from None
-
-
-def _inner_name(path: Path) -> str:
-    if path.name.lower().endswith(".zip"):
-        with _open_binary(path) as (_, name):
-            return name
-    return path.name[:-3] if path.name.lower().endswith(".gz") else path.name
-
-
 def _suffix(name: str) -> str:
     return PurePosixPath(name).suffix.lower()
 
@@ -212,18 +160,18 @@ def detect_format(path: Path) -> str:
     The ``format=`` argument (``--format``) overrides all of this.
     """
     path = Path(path)
-    with _user_errors(path):
+    with _read_errors(path):
         lower = path.name.lower()
         if path.is_dir() or lower.endswith((".tar", ".tar.gz", ".tgz")):
             return "aclimdb"
-        inner = _inner_name(path)
+        inner = inner_name(path)
         suffix = _suffix(inner)
         if suffix in (".jsonl", ".ndjson"):
             return "jsonl"
         if suffix in LINES_SUFFIXES:
             return "lines"
         first = ""
-        with _open_binary(path) as (stream, _):
+        with open_input(path) as (stream, _):
             for raw in stream:
                 first = raw.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r\n")
                 if first.strip():
@@ -241,23 +189,15 @@ def detect_format(path: Path) -> str:
         return "csv"
 
 
-def _find_column(job: _Job, header: list[str], wanted: str | None, defaults: Sequence[str], role: str) -> int:
-    """Index of the named column (exact, else case-insensitive), or of the first default present."""
-    at = find_column(header, wanted, defaults)
-    if at is not None:
-        return at
-    columns = ", ".join(header) or "none"
-    if wanted is not None:
-        raise located(job.path, None, f"no column {wanted!r}; the columns are: {columns}")
-    raise located(
-        job.path, None, f"no {role} column (one of {', '.join(defaults)}); the columns are: {columns}"
-    )
+def _find_column(job: _Job, header: list[str], wanted: str | None, defaults: Sequence[str], role: str,
+                 line: int | None = 1) -> int:
+    return require_column(job.path, line, header, wanted, defaults, role)
 
 
 def _lines(job: _Job) -> Iterator[tuple[int, str]]:
     """The file's lines, numbered and decoded (bad ones raise or are marked, see ``LineSource.decode``)."""
-    with _open_binary(job.path) as (stream, _):
-        yield from job.decode(stream, _DECODE_HINT)
+    with open_input(job.path) as (stream, _):
+        yield from job.lines(stream)
 
 
 def _read_csv(job: _Job, *, delimiter: str = ",", need_split: bool = False) -> None:
@@ -320,8 +260,8 @@ def _read_jsonl(job: _Job) -> None:
     for number, record in job.json_objects(_lines(job)):
         if text_key is None or label_key is None:
             fields = list(record)
-            text_key = fields[_find_column(job, fields, job.text_column, TEXT_COLUMNS, "text")]
-            label_key = fields[_find_column(job, fields, job.label_column, LABEL_COLUMNS, "label")]
+            text_key = fields[_find_column(job, fields, job.text_column, TEXT_COLUMNS, "text", number)]
+            label_key = fields[_find_column(job, fields, job.label_column, LABEL_COLUMNS, "label", number)]
         text, label = record.get(text_key), record.get(label_key)
         if not isinstance(text, str):
             job.bad(number, f"field {text_key!r} is missing or not a string")
@@ -357,8 +297,8 @@ def _read_tabbed(job: _Job) -> None:
 
 def _read_lines(job: _Job) -> None:
     """One text per line, labeled by the file suffix (``sentiment.dev.0`` -> ``0``, ``x.neg`` -> ``neg``)."""
-    with _user_errors(job.path):
-        label = _suffix(_inner_name(job.path))[1:]
+    with _read_errors(job.path):
+        label = _suffix(inner_name(job.path))[1:]
     if not label:
         raise located(job.path, None, "the lines format needs a file suffix to use as the label")
     for number, line in job.good_lines(_lines(job)):
@@ -448,7 +388,7 @@ def read_labeled(
     if fmt not in _READERS:
         raise ReviewclfError(f"unknown format {format!r}; the formats are: {', '.join(FORMATS)}")
     job = _Job(path, encoding, on_error, text_column=text_column, label_column=label_column, label_map=label_map)
-    with _user_errors(path):
+    with _read_errors(path):
         _READERS[fmt](job)
     if not job.texts:
         notes = [f"{job.dropped} dropped by the label map"] if job.dropped else []

@@ -1,14 +1,13 @@
-"""Line mechanics shared by the labeled-data readers (``readers``) and the prediction input reader (``textio``).
+"""The line core every reader stands on: bytes in blocks, split on ``\\n``, capped, decoded line by line.
 
-Both read user files whose every bad byte or row must become a one-line ``ReviewclfError`` naming the file
-and line, or, under ``on_error="skip"``, a counted skip. Keeping the decoding, the bad-row policy, the CSV and
-JSON Lines row loops and the column lookup here gives the two readers one behaviour (standard library only).
+Every bad byte or row of a user file must become a one-line ``ReviewclfError`` naming the file and line, or,
+under ``on_error="skip"``, a counted skip; doing it here once gives every command the same words for it.
 
-* Bytes are decoded line by line (split on ``\\n`` bytes only), so a decoding error names its line and a
-  character such as U+0085 (NEL) never splits a line. A UTF-8 byte-order mark on line 1 is dropped.
-* A bad *line* (undecodable, or whatever the caller marks) raises at once, or is remembered in
-  ``last_bad_line`` so that the row holding it is skipped: a CSV row may span lines, so the line and the row
-  are told apart.
+* Lines are split on ``\\n`` bytes only, so a character such as U+0085 (NEL) never splits a line, and an
+  undecodable byte names its line. A UTF-8 byte-order mark on line 1 is dropped.
+* One line is capped at ``MAX_LINE_BYTES`` so a file with no line breaks cannot exhaust memory.
+* A bad *line* (undecodable, NUL, too long) raises at once, or is remembered in ``last_bad_line`` so that the
+  row holding it is skipped: a CSV row may span lines, so the line and the row are told apart.
 """
 
 from __future__ import annotations
@@ -16,27 +15,32 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from ..errors import ReviewclfError, located
+from ..errors import OptionError, located
 
-TEXT_COLUMNS = ("text", "review", "sentence", "content")  # tried in order when no text column is named
-# The longest CSV field either reader accepts (csv's default, 128 KiB, is shorter than some reviews). The
-# csv module holds one limit per process, so both readers set this same value rather than each its own.
-CSV_FIELD_LIMIT = 10 * 1024 * 1024
+MAX_LINE_BYTES = 10 * 1024 * 1024  # one line longer than this is refused; long reviews are far shorter
+# The longest CSV field accepted (csv's default, 128 KiB, is shorter than some reviews); the csv module keeps
+# one limit per process, so every reader sets this one value.
+CSV_FIELD_LIMIT = MAX_LINE_BYTES
+DECODE_HINT = "pass the file's encoding (--encoding, e.g. latin-1) or skip bad rows (--on-error skip)"
+BLOCK_BYTES = 1 << 20
+_LINE = re.compile(rb"[^\n]*\n")  # a line and its end, split on \n only (not on a lone \r)
 
 
 def check_options(encoding: str, on_error: str) -> None:
     """Refuse an unknown codec or policy up front, as one line, instead of at the first byte read."""
     if on_error not in ("raise", "skip"):
-        raise ReviewclfError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
+        raise OptionError("on_error", f"must be 'raise' or 'skip', not {on_error!r}")
     try:
         codecs.lookup(encoding)
     except LookupError:
-        raise ReviewclfError(f"unknown encoding {encoding!r}") from None
+        raise OptionError("encoding", f"unknown encoding {encoding!r}") from None
 
 
 def strip_line_end(line: str) -> str:
@@ -46,30 +50,18 @@ def strip_line_end(line: str) -> str:
     return line[:-1] if line.endswith("\r") else line
 
 
-def find_column(names: list[str], wanted: str | None, defaults: Sequence[str]) -> int | None:
-    """Index of ``wanted`` (exact, else case-insensitive), or when none is named, of the first default present.
-
-    Exports vary the case of their headers (``Sentence``, ``TEXT``); an exact match still wins so that
-    ``text`` and ``Text`` in one header stay distinguishable. The caller words the error for ``None``.
-    """
-    folded = [name.lower() for name in names]
-    for name in [wanted] if wanted is not None else defaults:
-        if name in names:
-            return names.index(name)
-        if name.lower() in folded:
-            return folded.index(name.lower())
-    return None
-
-
 @dataclass
 class LineSource:
-    """One input being read: where it is, how to decode it, its bad-row policy and its skip counter."""
+    """One input being read: where it is, how to decode it, its bad-row policy, its counters, and the numbers
+    of its lines longer than ``MAX_LINE_BYTES`` (found when read, marked bad when their turn comes)."""
 
     path: str | Path
     encoding: str
     on_error: str
     skipped: int = 0
     last_bad_line: int = 0  # the latest line marked bad (only under on_error="skip")
+    bytes_read: int = 0
+    overlong: set[int] = field(default_factory=set)
 
     def bad(self, line: int | None, message: str) -> None:
         """A bad row: raise a located error, or count it and go on."""
@@ -83,9 +75,47 @@ class LineSource:
             raise located(self.path, line, message) from None
         self.last_bad_line = line
 
-    def decode(self, raw_lines: Iterable[bytes], hint: str, first: int = 1) -> Iterator[tuple[int, str]]:
-        """Lines numbered from ``first`` (line ends kept), decoded one by one; ``hint`` ends an undecodable
-        line's message.
+    def blocks(self, stream: IO[bytes]) -> Iterator[list[bytes]]:
+        """The byte lines (ends kept) of each block read; a line longer than ``MAX_LINE_BYTES`` is drained,
+        noted in ``overlong`` and given as an empty line, which keeps line numbers and a CSV reader in step.
+
+        ``read1`` returns what a pipe holds instead of waiting for a whole block.
+        """
+        read = getattr(stream, "read1", stream.read)
+        number, partial, draining = 0, b"", False
+        while block := read(BLOCK_BYTES):
+            self.bytes_read += len(block)
+            data = partial + block
+            end = data.rfind(b"\n") + 1
+            lines, partial = _LINE.findall(data, 0, end), data[end:]
+            if draining:  # the rest of a line already given as an empty one
+                if not lines:
+                    partial = b""
+                    continue
+                del lines[0]
+                draining = False
+            if end > MAX_LINE_BYTES:  # else no line here can be too long
+                for at, line in enumerate(lines):
+                    if len(line) > MAX_LINE_BYTES + 1:
+                        lines[at] = b"\n"
+                        self.overlong.add(number + at + 1)
+            if len(partial) > MAX_LINE_BYTES:
+                lines.append(b"\n")
+                self.overlong.add(number + len(lines))
+                partial, draining = b"", True
+            number += len(lines)
+            if lines:
+                yield lines
+        if partial and not draining:
+            yield [partial]
+
+    def lines(self, stream: IO[bytes]) -> Iterator[tuple[int, str]]:
+        """Every line of ``stream``, numbered from 1 and decoded (line ends kept), checked as ``decode`` does."""
+        return self.decode(chain.from_iterable(self.blocks(stream)))
+
+    def decode(self, raw_lines: Iterable[bytes], first: int = 1) -> Iterator[tuple[int, str]]:
+        """Lines numbered from ``first`` (line ends kept), decoded one by one; an undecodable line, one with a
+        NUL byte, or one that was too long is marked bad.
 
         A marked line is yielded decoded with replacement characters, so that a CSV reader keeps its place;
         the row reader then skips the row that contains it.
@@ -94,11 +124,13 @@ class LineSource:
             try:
                 text = raw.decode(self.encoding)
             except UnicodeDecodeError as exc:
-                self.mark(
-                    number,
-                    f"cannot decode byte 0x{raw[exc.start]:02x} (column {exc.start + 1}) as {self.encoding}; " + hint,
-                )
+                self.mark(number, f"cannot decode byte 0x{raw[exc.start]:02x} (column {exc.start + 1}) as "
+                                  f"{self.encoding}; {DECODE_HINT}")
                 text = raw.decode(self.encoding, "replace")
+            if number in self.overlong:
+                self.mark(number, f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MB")
+            elif "\x00" in text:
+                self.mark(number, f"NUL byte at column {text.index(chr(0)) + 1} (is this a binary file?)")
             if number == 1 and text.startswith("\ufeff"):
                 text = text[1:]
                 if not text:  # a file holding only a byte-order mark is empty

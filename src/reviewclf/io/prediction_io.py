@@ -26,33 +26,28 @@ import csv
 import io
 import json
 import os
-import re
 import secrets
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path, PurePath
 from typing import IO, Any
 
 import numpy as np
 
-from ..errors import ReviewclfError, file_errors, located
-from .lines import TEXT_COLUMNS, LineSource, check_options, find_column, strip_line_end
+from ..errors import ReviewclfError, located
+from .lines import LineSource, check_options, strip_line_end
+from .opener import STDIO, display_name, open_input, read_errors
+from .records import TEXT_COLUMNS, require_column
 
 INPUT_FORMATS = ("txt", "csv", "tsv", "jsonl")
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl")
-STDIO = "-"
-STDIN_NAME = "<stdin>"
-MAX_LINE_BYTES = 10 * 1024 * 1024  # one line longer than this is refused (a CSV field: lines.CSV_FIELD_LIMIT)
 TXT_TEXT_COLUMN = "text"  # the column name of a plain-text line with ``include_text``
 
 _SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-_BLOCK_BYTES = 1 << 20
 _GROUP_ROWS = 1024
-_LINE = re.compile(rb"[^\n]*\n")  # a line and its end, split on \n only (not on a lone \r)
-_DECODE_HINT = "pass the file's encoding (e.g. --encoding latin-1) or --on-error skip"
 
 
 def input_format_of(name: str) -> str:
@@ -89,11 +84,9 @@ class Rows:
 
 @dataclass
 class _File(LineSource):
-    """One input being read (decoding and bad-row policy inherited), the rows it gave and the numbers of
-    its lines longer than ``MAX_LINE_BYTES`` (found when read, marked bad when their turn comes)."""
+    """One input being read (decoding, line cap and bad-row policy inherited) and the rows it gave."""
 
     rows: int = 0
-    overlong: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -112,7 +105,13 @@ class InputReader:
     on_error: str = "raise"
     include_text: bool = False
     skipped: int = 0
-    bytes_read: int = 0
+    _done_bytes: int = 0
+    _current: LineSource | None = None
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes read so far from every input (for a progress bar)."""
+        return self._done_bytes + (self._current.bytes_read if self._current is not None else 0)
 
     def __post_init__(self) -> None:
         if self.input_format is not None and self.input_format not in INPUT_FORMATS:
@@ -132,67 +131,25 @@ class InputReader:
             yield from self._read_one(name)
 
     def _read_one(self, name: str) -> Iterator[Rows]:
-        fmt = self.input_format or (input_format_of(name) if name != STDIO else "txt")
-        file = _File(STDIN_NAME if name == STDIO else name, self.encoding, self.on_error)
-        with _open_input(name) as stream:
-            blocks = self._line_blocks(file, stream)
+        file = _File(display_name(name), self.encoding, self.on_error)
+        self._current = file
+        with read_errors(file.path), open_input(name) as (stream, inner):
+            fmt = self.input_format or (input_format_of(inner) if name != STDIO else "txt")
+            blocks = file.blocks(stream)
             if fmt == "txt":
                 yield from self._txt_rows(file, blocks)
             else:
-                lines = self._decoded_lines(file, chain.from_iterable(blocks))
+                lines = file.decode(chain.from_iterable(blocks))
                 rows = self._jsonl_rows(file, lines) if fmt == "jsonl" else \
                     self._csv_rows(file, lines, "\t" if fmt == "tsv" else ",")
                 while group := list(islice(rows, _GROUP_ROWS)):
                     yield Rows([text for text, _ in group], [carried for _, carried in group])
         self.skipped += file.skipped
+        self._done_bytes += file.bytes_read
+        self._current = None
         if not file.rows:
             note = f" ({file.skipped} bad rows skipped)" if file.skipped else ""
             raise located(file.path, None, f"no input rows{note}")
-
-    def _decoded_lines(self, file: _File, raw_lines: Iterable[bytes], first: int = 1) -> Iterator[tuple[int, str]]:
-        """Numbered decoded lines (from line ``first``); a line with a NUL byte, or one that was too long, is
-        bad like an undecodable one."""
-        for number, text in file.decode(raw_lines, _DECODE_HINT, first):
-            if number in file.overlong:
-                file.mark(number, f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MB")
-            elif "\x00" in text:
-                file.mark(number, f"NUL byte at column {text.index(chr(0)) + 1} (is this a binary file?)")
-            yield number, text
-
-    def _line_blocks(self, file: _File, stream: IO[bytes]) -> Iterator[list[bytes]]:
-        """The byte lines (ends kept) of each block read; a line longer than ``MAX_LINE_BYTES`` is drained,
-        noted in ``file.overlong`` and given as an empty line.
-
-        The empty line keeps the CSV reader and the line numbers in step; the row readers skip it. ``read1``
-        returns what a pipe holds instead of waiting for a whole block.
-        """
-        read = getattr(stream, "read1", stream.read)
-        number, partial, draining = 0, b"", False
-        while block := read(_BLOCK_BYTES):
-            self.bytes_read += len(block)
-            data = partial + block
-            end = data.rfind(b"\n") + 1
-            lines, partial = _LINE.findall(data, 0, end), data[end:]
-            if draining:  # the rest of a line already given as an empty one
-                if not lines:
-                    partial = b""
-                    continue
-                del lines[0]
-                draining = False
-            if end > MAX_LINE_BYTES:  # else no line here can be too long
-                for at, line in enumerate(lines):
-                    if len(line) > MAX_LINE_BYTES + 1:
-                        lines[at] = b"\n"
-                        file.overlong.add(number + at + 1)
-            if len(partial) > MAX_LINE_BYTES:
-                lines.append(b"\n")
-                file.overlong.add(number + len(lines))
-                partial, draining = b"", True
-            number += len(lines)
-            if lines:
-                yield lines
-        if partial and not draining:
-            yield [partial]
 
     def _txt_rows(self, file: _File, blocks: Iterable[list[bytes]]) -> Iterator[Rows]:
         """One review per line; blank lines are empty reviews so output row N matches input line N.
@@ -205,7 +162,7 @@ class InputReader:
         for raw_lines in blocks:
             texts = self._clean_texts(file, raw_lines, number)
             if texts is None:
-                numbered = self._decoded_lines(file, raw_lines, number + 1)
+                numbered = file.decode(raw_lines, number + 1)
                 texts = [text for _, text in file.good_lines(numbered, keep_blank=True)]
             number += len(raw_lines)
             file.rows += len(texts)
@@ -229,7 +186,8 @@ class InputReader:
         key: str | None = None
         for number, record in file.json_objects(lines):
             if key is None:
-                key = _text_column(file, list(record), self.text_column, "field")
+                names = list(record)
+                key = names[require_column(file.path, number, names, self.text_column, TEXT_COLUMNS, "text")]
             text = record.get(key)
             if not isinstance(text, str):
                 file.bad(number, f"field {key!r} is missing or not a string")
@@ -253,7 +211,7 @@ class InputReader:
                 continue
             if header is None:
                 header = _header(file, row)
-                text_at = header.index(_text_column(file, header, self.text_column, "column"))
+                text_at = require_column(file.path, start, header, self.text_column, TEXT_COLUMNS, "text")
                 continue
             if len(row) != len(header):
                 file.bad(start, f"expected {len(header)} fields, found {len(row)}")
@@ -273,31 +231,6 @@ def _header(file: _File, row: list[str]) -> list[str]:
     if duplicates:
         raise located(file.path, 1, f"duplicate column names in the header: {', '.join(duplicates)}")
     return header
-
-
-def _text_column(file: _File, names: list[str], wanted: str | None, kind: str) -> str:
-    """The named column (exact, else case-insensitive), or the first of ``TEXT_COLUMNS`` present."""
-    at = find_column(names, wanted, TEXT_COLUMNS)
-    if at is not None:
-        return names[at]
-    available = ", ".join(names) or "none"
-    if wanted is not None:
-        raise located(file.path, 1, f"no {kind} {wanted!r}; the {kind}s are: {available}")
-    option = "--text-field" if kind == "field" else "--text-column"
-    raise located(
-        file.path, 1, f"no text {kind} (one of {', '.join(TEXT_COLUMNS)}; name it with {option}); "
-        f"the {kind}s are: {available}"
-    )
-
-
-@contextmanager
-def _open_input(name: str) -> Iterator[IO[bytes]]:
-    """A binary stream of a file or of stdin; a missing or unreadable file is a one-line error."""
-    if name == STDIO:
-        yield sys.stdin.buffer if hasattr(sys.stdin, "buffer") else sys.stdin  # type: ignore[misc]
-        return
-    with file_errors(name), open(name, "rb") as stream:
-        yield stream
 
 
 # -------------------------------------------------------------------------------------------------- output
