@@ -93,7 +93,8 @@ def test_padding_row_starts_at_zero_and_stays_there():
     """Padding contributes nothing because weight row 0 is zero: check it survives training with Adam, weight
     decay and an L1 penalty, while the rows of the words that were seen do move."""
     torch.manual_seed(0)
-    for model in (Perceptron(20, 1), MLP(20, 3, hidden=8), NGram(20, 1, dim=4, ngrams=2, buckets=16)):
+    for model in (Perceptron(20, 1), MLP(20, 3, hidden=8, activation="relu", dropout=0.0),
+                  NGram(20, 1, dim=4, ngrams=2, buckets=16, dropout=0.0)):
         weight = model.first_layer_weight()
         assert torch.count_nonzero(weight[0]) == 0
         start = weight.detach().clone()

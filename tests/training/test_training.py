@@ -465,7 +465,7 @@ def test_weight_decay_shrinks_the_weights(demo_sets, baseline):
 
 def test_dropout_is_random_in_train_mode_and_off_in_eval():
     torch.manual_seed(0)
-    model = MLP(50, 1, hidden=64, dropout=0.5)
+    model = MLP(50, 1, hidden=64, activation="relu", dropout=0.5)
     ids = torch.randint(1, 50, (8, 10))
     model.train()
     assert not torch.equal(model(ids), model(ids))

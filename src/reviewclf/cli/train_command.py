@@ -1,11 +1,20 @@
-"""``reviewclf train``: review files -> run directory."""
+"""``reviewclf train``: review files -> run directory. Its flags are derived from ``TrainConfig``'s fields."""
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import click
 
-from ..training.config import MODEL_DEFAULTS
+from ..training.config import MODEL_DEFAULTS, TrainConfig
 from .options import data_options
+
+TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "int | None": int, "float | None": float}
+# Fields whose click parameter name differs from the field name (Python names or a different spelling).
+CLICK_NAMES = {"compile": "compile_", "word_dropout": "augment"}
 
 
 def model_defaults(key: str) -> str:
@@ -16,56 +25,64 @@ def model_defaults(key: str) -> str:
     return ", ".join(f"{kind} {value}" for kind, value in values.items())
 
 
+class LazyChoice(click.Choice):
+    """A Choice whose values are read from the training modules only when needed (help, parsing), so that
+    building the command does not import torch."""
+
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> Sequence[str]:  # type: ignore[override]
+        module, _, name = self.ref.partition(":")
+        return tuple(getattr(importlib.import_module(module), name))
+
+
+def config_option(f: dataclasses.Field) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The click option that sets one TrainConfig field: its flag, default, help, type and choices."""
+    meta = f.metadata
+    flag = "--" + CLICK_NAMES.get(f.name, f.name).rstrip("_").replace("_", "-")
+    names = [flag, *([meta["short"]] if "short" in meta else []), CLICK_NAMES.get(f.name, f.name)]
+    help_text = meta["help"]
+    if meta.get("model_default"):
+        help_text += f" [default: {model_defaults(f.name)}]"
+    if f.name == "word_dropout":
+        return click.option(*names, default=None, metavar="word-dropout=P", help=help_text)
+    if f.type == "bool":
+        if f.default:
+            names = [f"{flag}/--no-{flag[2:]}", f.name]
+        return click.option(*names, default=f.default, is_flag=True, show_default=bool(f.default), help=help_text)
+    if meta.get("multiple"):
+        return click.option(*names, multiple=True, type=click.Path(), help=help_text)
+    kind = LazyChoice(meta["choices"]) if "choices" in meta else TYPES[str(f.type)]
+    shown = f.default is not None
+    return click.option(*names, default=f.default, type=kind, show_default=shown, help=help_text)
+
+
+def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Every TrainConfig field as a flag, in field order; the data-reading fields come from ``data_options``."""
+    for f in reversed(dataclasses.fields(TrainConfig)):
+        cli = f.metadata.get("cli", "flag")
+        if cli == "flag" or f.name == "word_dropout":
+            func = config_option(f)(func)
+        elif cli == "data" and f.name == "format":
+            func = data_options(func)
+    return func
+
+
 @click.command()
 @click.argument("data", nargs=-1, type=click.Path())
-@data_options
-@click.option("--test-data", multiple=True, type=click.Path(), help="A separate test set (same format options).")
-@click.option("--val-fraction", default=0.15, show_default=True)
-@click.option("--test-fraction", default=0.15, show_default=True)
-@click.option("--folds", default=0, show_default=True, help="K-fold cross-validation (reports mean and spread).")
-@click.option("--seed", default=1337, show_default=True)
-@click.option("--min-freq", default=2, show_default=True, help="Vocabulary cut-off (the book uses 25).")
-@click.option("--max-vocab", default=None, type=int, help="Keep at most this many words.")
-@click.option("--max-length", default=2048, show_default=True, help="Tokens kept per review.")
-@click.option("--model", type=click.Choice(["perceptron", "mlp", "ngram"]), default="perceptron", show_default=True)
-@click.option("--hidden", default=128, show_default=True, help="mlp: hidden units.")
-@click.option("--activation", type=click.Choice(["relu", "tanh", "sigmoid"]), default="relu", show_default=True)
-@click.option("--dropout", default=None, type=float,
-              help=f"Dropout probability [default: {model_defaults('dropout')}].")
-@click.option("--dim", default=16, type=click.IntRange(min=1), show_default=True, help="ngram: word embedding size.")
-@click.option("--ngrams", default=3, type=click.IntRange(1, 3), show_default=True,
-              help="ngram: longest word n-gram (1-3).")
-@click.option("--buckets", default=1 << 22, type=click.IntRange(1, 1 << 30), show_default=True,
-              help="ngram: hash buckets per n-gram order.")
-@click.option("--nb-init/--no-nb-init", default=True, show_default=True,
-              help="ngram: scale n-gram features by naive-Bayes log-count ratios (NBSVM).")
-@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), default="adam", show_default=True)
-@click.option("--lr", default=None, type=float, help=f"Learning rate [default: {model_defaults('lr')}].")
-@click.option("--momentum", default=0.9, show_default=True, help="SGD momentum.")
-@click.option("--batch-size", default=None, type=int, help=f"[default: {model_defaults('batch_size')}]")
-@click.option("--epochs", default=50, show_default=True, help="At most this many; early stopping ends sooner.")
-@click.option("--patience", default=5, show_default=True, help="Early stopping: epochs without val-loss gain.")
-@click.option("--weight-decay", default=0.0, show_default=True, help="L2 regularization.")
-@click.option("--l1", default=0.0, show_default=True, help="L1 regularization of the input layer.")
-@click.option("--augment", default=None, metavar="word-dropout=P",
-              help=f"Training-batch word dropout [default: {model_defaults('word_dropout')}].")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto", show_default=True)
-@click.option("--bf16", is_flag=True, help="bf16 autocast (GPU).")
-@click.option("--compile", "compile_", is_flag=True, help="torch.compile the model.")
-@click.option("--out", "-o", default="run", show_default=True, type=click.Path(), help="Run directory.")
+@config_options
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 def train(data: tuple[str, ...], format_: str | None, force: bool, augment: str | None, compile_: bool,
-          **options: object) -> None:
+          test_data: tuple[str, ...], **options: Any) -> None:
     """Train a classifier on DATA (review files; none: the embedded demo sentences)."""
     from ..training.augment import parse_augment
-    from ..training.config import TrainConfig
     from ..training.run import train_run
 
-    config = TrainConfig.from_dict({**options, "word_dropout": parse_augment(augment)})
-    config.data = list(data)
-    config.test_data = list(options["test_data"])  # type: ignore[arg-type]
-    config.format = format_
-    config.compile = compile_
+    config = TrainConfig.from_dict({**options, "data": list(data), "test_data": list(test_data), "format": format_,
+                                    "compile": compile_, "word_dropout": parse_augment(augment)})
     outcome = train_run(config, log=lambda line: click.echo(line, err=True), force=force)
     click.echo(summary(outcome.metrics, config.out))
 

@@ -1,74 +1,99 @@
-"""Every training option in one dataclass: the CLI fills it, the run directory records it resolved."""
+"""Every training option in one dataclass: the CLI derives its flags from it, the run directory records it."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-# Per-model defaults for options left unset (None): the book's settings for its perceptron and MLP. For the
-# ngram model, chosen on validation accuracy in GPU sweeps over IMDB, Yelp polarity and SST-2 (three seeds on
-# IMDB, benchmarks/compare.py's splits): batches of 512 beat 1024 on every task's validation part (IMDB
-# +0.1-0.2 points, Yelp +1.2) and converge in fewer epochs; the book's rate 1e-3 (2e-3 was no better); word
-# dropout 0.3, which measured +0.4 points on IMDB test against none (91.4% -> 91.8%).
+from ..errors import OptionError
+
+# Per-model defaults for options left unset (None): the book's settings for its perceptron and MLP; the
+# ngram model's were chosen on validation accuracy in GPU sweeps (benchmarks/results/notes-training.md).
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "perceptron": {"lr": 1e-3, "batch_size": 128, "dropout": 0.0, "word_dropout": 0.0},
     "mlp": {"lr": 1e-3, "batch_size": 128, "dropout": 0.0, "word_dropout": 0.0},
     "ngram": {"lr": 1e-3, "batch_size": 512, "dropout": 0.2, "word_dropout": 0.3},
 }
 
+# Choices named by where they live (module:attribute), so the CLI can build its flags without importing torch.
+MODEL_KINDS_REF = "reviewclf.training.models:MODEL_KINDS"
+ACTIVATIONS_REF = "reviewclf.training.models:ACTIVATIONS"
+OPTIMIZERS_REF = "reviewclf.training.loop:OPTIMIZERS"
+DEVICES_REF = "reviewclf.training.loop:DEVICES"
+
+
+def option(default: Any = None, help: str = "", **meta: Any) -> Any:  # noqa: A002 - click's word
+    """A field with its CLI help and constraints: ``choices`` (a *_REF), ``low``/``high`` bounds
+    (``high_open``: the bound itself excluded), ``model_default`` (None means MODEL_DEFAULTS), ``cli`` (how
+    the CLI sets it: ``flag`` by default, ``data`` for the shared data options, ``special`` otherwise)."""
+    meta["help"] = help
+    if isinstance(default, list):
+        return field(default_factory=list, metadata=meta)
+    return field(default=default, metadata=meta)
+
 
 @dataclass
 class TrainConfig:
     # data
-    data: list[str] = field(default_factory=list)  # empty: the embedded UCI demo sentences
-    format: str | None = None
-    text_column: str | None = None
-    label_column: str | None = None
-    label_map: str | None = None
-    encoding: str = "utf-8"
-    on_error: str = "raise"
-    test_data: list[str] = field(default_factory=list)
+    data: list[str] = option([], "Review files; none: the embedded UCI demo sentences.", cli="special")
+    format: str | None = option(None, cli="data")
+    text_column: str | None = option(None, cli="data")
+    label_column: str | None = option(None, cli="data")
+    label_map: str | None = option(None, cli="data")
+    encoding: str = option("utf-8", cli="data")
+    on_error: str = option("raise", cli="data")
+    test_data: list[str] = option([], "A separate test set (same format options).", multiple=True)
     # splits
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
-    folds: int = 0
-    seed: int = 1337
+    val_fraction: float = option(0.15, "Share of the rows kept for validation.", low=0.0, high=1.0, high_open=True)
+    test_fraction: float = option(0.15, "Share of the rows kept for testing.", low=0.0, high=1.0, high_open=True)
+    folds: int = option(0, "K-fold cross-validation (reports mean and spread); 0: none.", low=0)
+    seed: int = option(1337, "Seed of the splits, the initial weights and the batch order.")
     # tokenizer
-    min_freq: int = 2
-    max_vocab: int | None = None
-    max_length: int = 2048
+    min_freq: int = option(2, "Vocabulary cut-off (the book uses 25).", low=1)
+    max_vocab: int | None = option(None, "Keep at most this many words.", low=1)
+    max_length: int = option(2048, "Tokens kept per review.", low=1)
     # model
-    model: str = "perceptron"
-    hidden: int = 128
-    activation: str = "relu"
-    dropout: float | None = None
-    dim: int = 16
-    ngrams: int = 3
-    buckets: int = 1 << 22
-    nb_init: bool = True
+    model: str = option("perceptron", "Model kind.", choices=MODEL_KINDS_REF)
+    hidden: int = option(128, "mlp: hidden units.", low=1)
+    activation: str = option("relu", "mlp: non-linearity.", choices=ACTIVATIONS_REF)
+    dropout: float | None = option(None, "Dropout probability.", low=0.0, high=1.0, high_open=True,
+                                   model_default=True)
+    dim: int = option(16, "ngram: word embedding size.", low=1)
+    ngrams: int = option(3, "ngram: longest word n-gram (1-3).", low=1, high=3)
+    buckets: int = option(1 << 22, "ngram: hash buckets per n-gram order.", low=1, high=1 << 30)
+    nb_init: bool = option(True, "ngram: scale n-gram features by naive-Bayes log-count ratios (NBSVM).")
     # optimisation
-    optimizer: str = "adam"
-    lr: float | None = None
-    momentum: float = 0.9
-    batch_size: int | None = None
-    epochs: int = 50
-    patience: int = 5
-    lr_patience: int = 1
-    lr_factor: float = 0.5
-    weight_decay: float = 0.0
-    l1: float = 0.0
-    word_dropout: float | None = None
+    optimizer: str = option("adam", "Optimizer.", choices=OPTIMIZERS_REF)
+    lr: float | None = option(None, "Learning rate.", low=0.0, low_open=True, model_default=True)
+    momentum: float = option(0.9, "SGD momentum.", low=0.0)
+    batch_size: int | None = option(None, "Rows per training batch.", low=1, model_default=True)
+    epochs: int = option(50, "At most this many; early stopping ends sooner.", low=1)
+    patience: int = option(5, "Early stopping: epochs without val-loss gain (0: never stop early).", low=0)
+    lr_patience: int = option(1, "ReduceLROnPlateau: epochs without val-loss gain before the rate drops.", low=0)
+    lr_factor: float = option(0.5, "ReduceLROnPlateau: factor the rate is multiplied by.", low=0.0, high=1.0,
+                              low_open=True, high_open=True)
+    weight_decay: float = option(0.0, "L2 regularization.", low=0.0)
+    l1: float = option(0.0, "L1 regularization of the input layer.", low=0.0)
+    word_dropout: float | None = option(None, "Training-batch word dropout.", low=0.0, high=1.0, high_open=True,
+                                        model_default=True, cli="special")
     # execution
-    device: str = "auto"
-    bf16: bool = False
-    compile: bool = False
-    out: str = "run"
+    device: str = option("auto", "Where to train (auto picks the GPU).", choices=DEVICES_REF)
+    bf16: bool = option(False, "bf16 autocast (GPU).")
+    compile: bool = option(False, "torch.compile the model.")
+    out: str = option("run", "Run directory.", short="-o")
 
     def __post_init__(self) -> None:
-        """Fill every option left unset (None) from the model's defaults."""
+        """Fill every option left unset (None) from the model's defaults, then check the values."""
         for key, value in MODEL_DEFAULTS.get(self.model, {}).items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
+        for f in fields(self):
+            check_range(f.name, getattr(self, f.name), f.metadata)
+        if self.val_fraction + self.test_fraction >= 1:
+            raise OptionError("val_fraction", f"plus test_fraction must be less than 1, not "
+                                              f"{self.val_fraction} + {self.test_fraction}")
+        if self.folds == 1:
+            raise OptionError("folds", "must be 0 (none) or at least 2, not 1")
 
     def model_hparams(self) -> dict[str, Any]:
         """The hyper-parameters that ``build_model`` needs for this model kind."""
@@ -83,5 +108,28 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        """Refuses keys that are not fields: a misspelt option would otherwise be silently ignored."""
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise OptionError(unknown[0], f"unknown training option(s): {', '.join(unknown)}")
+        return cls(**values)
+
+
+def check_range(name: str, value: Any, meta: Any) -> None:
+    """Raise an OptionError naming ``name`` when ``value`` lies outside the field's bounds."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    low, high = meta.get("low"), meta.get("high")
+    too_low = low is not None and (value <= low if meta.get("low_open") else value < low)
+    too_high = high is not None and (value >= high if meta.get("high_open") else value > high)
+    if too_low or too_high:
+        left = "(" if meta.get("low_open") else "["
+        right = ")" if meta.get("high_open") else "]"
+        bound = f"{'>' if meta.get('low_open') else '>='} {low}"
+        where = f"in {left}{low}, {high}{right}" if high is not None else bound
+        raise OptionError(name, f"must be {where}, not {value}")
+
+
+def user_fields() -> list[Any]:
+    """The fields a user sets on the command line (all of them: ``cli`` only says how)."""
+    return list(fields(TrainConfig))

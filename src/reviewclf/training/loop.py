@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-import click
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import ReviewclfError
+from ..errors import OptionError, ReviewclfError
 from ..runtime.encoding import pad_rows
 from .augment import word_dropout
 from .config import TrainConfig
@@ -72,6 +69,10 @@ def bucketed_batches(lengths: torch.Tensor, batch_size: int, generator: torch.Ge
     return [batches[i] for i in shuffle]
 
 
+OPTIMIZERS = ("adam", "sgd")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` picks CUDA, then Apple MPS, then the CPU."""
     if name == "auto":
@@ -81,11 +82,11 @@ def resolve_device(name: str) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ReviewclfError("--device cuda was asked for but no CUDA GPU is available")
+        raise OptionError("device", "cuda was asked for but no CUDA GPU is available")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ReviewclfError("--device mps was asked for but MPS is not available")
+        raise OptionError("device", "mps was asked for but MPS is not available")
     if name not in ("cpu", "cuda", "mps"):
-        raise ReviewclfError(f"unknown device {name!r}; use auto, cpu, cuda or mps")
+        raise OptionError("device", f"unknown device {name!r}; use {', '.join(DEVICES)}")
     return torch.device(name)
 
 
@@ -98,6 +99,7 @@ def loss_fn(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def predicted_index(logits: torch.Tensor) -> torch.Tensor:
+    """The chosen label: the sign of a binary logit, else the largest logit."""
     if logits.shape[1] == 1:
         return (logits[:, 0] >= 0).long()
     return logits.argmax(dim=1)
@@ -117,10 +119,11 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
     if config.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                weight_decay=config.weight_decay)
-    raise ReviewclfError(f"unknown optimizer {config.optimizer!r}; use adam or sgd")
+    raise OptionError("optimizer", f"unknown optimizer {config.optimizer!r}; use {' or '.join(OPTIMIZERS)}")
 
 
 def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
+    """bf16 autocast where torch supports it (CUDA, CPU); elsewhere full precision."""
     if bf16 and device.type in ("cuda", "cpu"):
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -141,17 +144,11 @@ def evaluate_logits(model: Classifier, data: EncodedSet, batch_size: int, bf16: 
 
 
 def loss_and_accuracy(model: Classifier, data: EncodedSet, batch_size: int, bf16: bool) -> tuple[float, float]:
+    """Mean loss and accuracy over a whole split, in evaluation mode."""
     logits = evaluate_logits(model, data, batch_size, bf16)
     loss = float(loss_fn(logits, data.targets))
     accuracy = float((predicted_index(logits) == data.targets).float().mean())
     return loss, accuracy
-
-
-def _progress(length: int, label: str) -> Any:
-    """A per-epoch progress bar on stderr when it is a terminal; silent otherwise (logs, CI)."""
-    if sys.stderr.isatty():
-        return click.progressbar(length=length, label=label, file=sys.stderr)
-    return contextlib.nullcontext(None)
 
 
 @dataclass
@@ -159,6 +156,57 @@ class TrainResult:
     history: list[dict[str, float]]
     best_epoch: int | None
     stopped_by: str  # "epochs", "early-stopping" or "interrupted"
+
+
+@dataclass
+class Fit:
+    """What one fit carries from batch to batch and epoch to epoch."""
+
+    model: Classifier
+    forward: Callable[[torch.Tensor], torch.Tensor]  # the model, or its torch.compile'd form
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    config: TrainConfig
+
+
+def train_step(fit: Fit, ids: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The lesson's five steps on one batch: zero the gradients, forward, loss, backward, optimizer step.
+    Returns the loss and logits, detached."""
+    config = fit.config
+    fit.optimizer.zero_grad(set_to_none=True)
+    with autocast(ids.device, config.bf16):
+        logits = fit.forward(ids)
+    loss = loss_fn(logits, targets)
+    if config.l1 > 0:
+        loss = loss + config.l1 * fit.model.first_layer_weight().abs().sum()
+    loss.backward()
+    fit.optimizer.step()
+    return loss.detach(), logits.detach()
+
+
+def train_epoch(fit: Fit, train: EncodedSet, epoch: int) -> tuple[float, float]:
+    """One pass over the shuffled, length-bucketed training batches; the mean loss and accuracy.
+    Totals stay on the device so that no batch waits for a GPU-to-host copy."""
+    fit.model.train()
+    device = train.ids.device
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device)
+    for index in bucketed_batches(train.lengths, fit.config.batch_size, fit.generator):
+        ids, targets = train.batch(index)
+        ids = word_dropout(ids, fit.config.word_dropout, fit.generator)
+        loss, logits = train_step(fit, ids, targets)
+        total_loss += loss * len(targets)
+        correct += (predicted_index(logits) == targets).sum()
+    train_loss = float(total_loss) / len(train)
+    if not math.isfinite(train_loss):
+        raise ReviewclfError(f"training diverged: the loss became {train_loss} in epoch {epoch}; lower --lr")
+    return train_loss, float(correct) / len(train)
+
+
+def epoch_line(record: dict[str, float]) -> str:
+    return (f"epoch {record['epoch']:3d}  train loss {record['train_loss']:.4f} acc {record['train_acc']:.4f}  "
+            f"val loss {record['val_loss']:.4f} acc {record['val_acc']:.4f}  lr {record['lr']:.2e}  "
+            f"{record['seconds']:.1f}s")
 
 
 def train_model(
@@ -169,64 +217,27 @@ def train_model(
     log: Callable[[str], None] = print,
 ) -> TrainResult:
     """Fit ``model`` in place and leave it holding the weights of the epoch with the best validation loss."""
-    device = train.ids.device
-    generator = torch.Generator(device=device).manual_seed(config.seed)
-    optimizer = make_optimizer(model, config)
+    generator = torch.Generator(device=train.ids.device).manual_seed(config.seed)
+    forward = torch.compile(model) if config.compile else model
+    fit = Fit(model, forward, make_optimizer(model, config), generator, config)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience
+        fit.optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience
     )
-    stopper = EarlyStopping(config.patience)
-    best = BestCheckpoint()
-    step = torch.compile(model) if config.compile else model
+    stopper, best = EarlyStopping(config.patience), BestCheckpoint()
     history: list[dict[str, float]] = []
     stopped_by = "epochs"
     try:
         for epoch in range(1, config.epochs + 1):
             started = time.perf_counter()
-            model.train()
-            batches = bucketed_batches(train.lengths, config.batch_size, generator)
-            total_loss = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device)
-            with _progress(len(batches), f"epoch {epoch}") as bar:
-                for index in batches:
-                    ids, targets = train.batch(index)
-                    ids = word_dropout(ids, config.word_dropout, generator)
-                    # the five steps: zero the gradients, forward, loss, backward, optimizer step
-                    optimizer.zero_grad(set_to_none=True)
-                    with autocast(device, config.bf16):
-                        logits = step(ids)
-                    loss = loss_fn(logits, targets)
-                    if config.l1 > 0:
-                        loss = loss + config.l1 * model.first_layer_weight().abs().sum()
-                    loss.backward()
-                    optimizer.step()
-                    total_loss += loss.detach() * len(targets)
-                    correct += (predicted_index(logits.detach()) == targets).sum()
-                    if bar is not None:
-                        bar.update(1)
-            train_loss = float(total_loss) / len(train)
-            if not math.isfinite(train_loss):
-                raise ReviewclfError(
-                    f"training diverged: the loss became {train_loss} in epoch {epoch}; lower --lr"
-                )
+            train_loss, train_acc = train_epoch(fit, train, epoch)
             val_loss, val_acc = loss_and_accuracy(model, val, config.batch_size * 4, config.bf16)
             if stopper.step(val_loss):
                 best.save(model, epoch)
             scheduler.step(val_loss)
-            record = {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "train_acc": float(correct) / len(train),
-                "val_loss": val_loss,
-                "val_acc": val_acc,
-                "lr": optimizer.param_groups[0]["lr"],
-                "seconds": time.perf_counter() - started,
-            }
-            history.append(record)
-            log(
-                f"epoch {epoch:3d}  train loss {train_loss:.4f} acc {record['train_acc']:.4f}  "
-                f"val loss {val_loss:.4f} acc {val_acc:.4f}  lr {record['lr']:.2e}  {record['seconds']:.1f}s"
-            )
+            history.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
+                            "val_acc": val_acc, "lr": fit.optimizer.param_groups[0]["lr"],
+                            "seconds": time.perf_counter() - started})
+            log(epoch_line(history[-1]))
             if stopper.should_stop:
                 stopped_by = "early-stopping"
                 log(f"early stopping: no val-loss improvement for {config.patience} epochs")

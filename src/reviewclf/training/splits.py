@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import ReviewclfError
+from ..errors import OptionError, ReviewclfError
 
 
 def _by_label(labels: Sequence[str], rng: np.random.Generator) -> list[np.ndarray]:
@@ -20,7 +20,8 @@ def stratified_split(
 ) -> dict[str, np.ndarray]:
     """Split row indices into train/val/test keeping each label's share; deterministic for a seed."""
     if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
-        raise ReviewclfError("--val-fraction and --test-fraction must be in [0, 1) and sum to less than 1")
+        raise OptionError("val_fraction", f"val and test fractions must be in [0, 1) and sum to less than 1, "
+                          f"not {val_fraction} and {test_fraction}")
     rng = np.random.default_rng(seed)
     parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
     for rows in _by_label(labels, rng):
@@ -52,7 +53,7 @@ def carve_validation(
 def stratified_folds(labels: Sequence[str], k: int, seed: int) -> list[np.ndarray]:
     """K disjoint folds covering every row, each with about the same label shares."""
     if k < 2:
-        raise ReviewclfError("--folds must be at least 2")
+        raise OptionError("folds", f"must be at least 2, not {k}")
     rng = np.random.default_rng(seed)
     folds: list[list[np.ndarray]] = [[] for _ in range(k)]
     for rows in _by_label(labels, rng):

@@ -21,17 +21,11 @@ def new_tokenizer() -> Tokenizer:
     """The normalizer and pre-tokenizer every model uses: HTML breaks to spaces, lowercase, apostrophes out;
     then words and runs of punctuation (``\\w+|[^\\w\\s]+``, whitespace dropped).
 
-    This pipeline is the runtime's speed limit on long reviews, so it holds only what pays (IMDB test,
-    tokenizer CPU seconds for 25k reviews on 2 cores):
-    * NFKC (folding full-width letters and ligatures, rare in reviews) cost 40% of the tokenizer's
-      throughput and nothing in accuracy (IMDB ngram 92.18% without, 92.10% with).
-    * The built-in ``Whitespace`` pre-tokenizer runs on the ``regex`` crate; a ``Split`` with the same kind of
-      pattern runs on Oniguruma and cost 5.1 s against 4.0 s. Keeping contractions whole with a ``Split``
-      pattern (``\\w+(?:['’]\\w+)*``) is what had needed it; deleting the apostrophes (two plain-string
-      ``Replace``, +0.1 s) keeps them whole for the built-in one. Same splits and seeds, this pipeline against
-      the ``Split`` one: mean test accuracy of 2 seeds IMDB 92.19% both, Yelp polarity 92.07% against 92.00%,
-      SST-2 84.35% against 84.00%; Yelp stars (1 seed) 55.89% against 56.35% (validation 58.33% against
-      57.50%).
+    This pipeline is the runtime's speed limit on long reviews, so it holds only what pays:
+    * no NFKC: folding full-width letters and ligatures (rare in reviews) costs much of the throughput and
+      gains no accuracy.
+    * the built-in ``Whitespace`` pre-tokenizer (the ``regex`` crate) rather than a ``Split`` (Oniguruma,
+      slower); deleting the apostrophes keeps contractions whole for it, which a ``Split`` pattern had done.
     """
     tokenizer = Tokenizer(models.WordLevel(unk_token=UNK_TOKEN))
     tokenizer.normalizer = normalizers.Sequence(
