@@ -112,7 +112,8 @@ def reviewclf_command() -> list[str]:
 
 def yelp_data(data_dir: Path, limit: int | None, seed: int) -> tuple[list[str], tuple[list[str], list[str]]]:
     """(Shen sentences to score, (yelp-10k polarity texts, labels) to train on)."""
-    from reviewclf.io.labeled import parse_label_map, read_labeled
+    from reviewclf.io.label_map import parse_label_map
+    from reviewclf.io.labeled import read_labeled
 
     lines: list[str] = []
     for name in SHEN_FILES:

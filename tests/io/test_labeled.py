@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from reviewclf.errors import ReviewclfError
+from reviewclf.io.label_map import parse_label_map
 from reviewclf.io.labeled import (
     FORMATS,
     LabeledData,
     detect_format,
-    parse_label_map,
     read_labeled,
     read_many,
 )

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from reviewclf.errors import ReviewclfError
-from reviewclf.io import lines, prediction_io
+from reviewclf.io import atomic, lines
 from reviewclf.io.prediction_io import InputReader
 
 
@@ -88,7 +88,7 @@ def test_csv_and_jsonl_rows_cross_block_boundaries(block: int, tmp_path: Path, m
 
 def test_output_file_gets_the_umask_permissions_and_no_temporary_file_stays(tmp_path: Path):
     out = tmp_path / "out.csv"
-    with prediction_io.open_output(str(out)) as stream:
+    with atomic.open_output(str(out)) as stream:
         stream.write("label\n")
     mask = os.umask(0)
     os.umask(mask)
@@ -106,6 +106,6 @@ def test_interrupt_just_after_the_temporary_file_is_created_leaves_nothing(tmp_p
         raise KeyboardInterrupt
 
     monkeypatch.setattr(os, "open", open_then_interrupt)
-    with pytest.raises(KeyboardInterrupt), prediction_io.open_output(str(tmp_path / "out.csv")):
+    with pytest.raises(KeyboardInterrupt), atomic.open_output(str(tmp_path / "out.csv")):
         pass
     assert list(tmp_path.iterdir()) == []

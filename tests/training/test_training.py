@@ -20,7 +20,8 @@ from tokenizers import Tokenizer
 import reviewclf.training.loop as loop
 from reviewclf.cli import main
 from reviewclf.errors import ReviewclfError
-from reviewclf.io.labeled import parse_label_map, read_labeled, read_many
+from reviewclf.io.label_map import parse_label_map
+from reviewclf.io.labeled import read_labeled, read_many
 from reviewclf.metrics import classification_report
 from reviewclf.runtime.encoding import PAD_ID, PAD_TOKEN, UNK_TOKEN, TextEncoder
 from reviewclf.training import plots

@@ -23,16 +23,13 @@ window: memory stays flat whatever the input size. Every failure a user can caus
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
-import secrets
-import sys
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from itertools import chain, islice
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import IO, Any
 
 import numpy as np
@@ -345,66 +342,3 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-@contextmanager
-def open_output(path: str | None) -> Iterator[IO[str]]:
-    """A UTF-8 text stream to stdout (``None``/``-``) or, atomically, to the file ``path``.
-
-    The file is written under a temporary name in the same directory and renamed over ``path`` only when
-    the block ends without an exception; on any error, Ctrl-C included, the temporary file is removed.
-
-    The temporary name is chosen before the file is created, inside the cleanup's reach: with ``mkstemp`` an
-    interrupt landing between the file's creation and the name's return left the file behind (a loaded
-    machine hit it in ~1 of 100 Ctrl-C's sent as the file appeared). Created with mode 0o666, the file gets
-    the permissions the umask gives any new file.
-    """
-    if path is None or path == STDIO:
-        with _stdout_text() as stream:
-            yield stream
-        return
-    target = Path(path)
-    if target.is_dir():
-        raise ReviewclfError(f"{target}: is a directory (give an output file name)")
-    directory = target.parent
-    while True:
-        temp = directory / f".{target.name}.{secrets.token_hex(6)}.tmp"
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:
-            continue  # someone else's file: never removed, another name is drawn
-        except FileNotFoundError:
-            raise ReviewclfError(f"{target}: the directory {directory} does not exist") from None
-        except OSError as exc:
-            raise ReviewclfError(f"{target}: cannot write here ({exc.strerror or exc})") from None
-        except BaseException:
-            with suppress(OSError):
-                os.unlink(temp)
-            raise
-    try:
-        with open(fd, "w", encoding="utf-8", newline="") as stream:
-            yield stream
-        os.replace(temp, target)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(temp)
-        raise
-
-
-@contextmanager
-def _stdout_text() -> Iterator[IO[str]]:
-    """stdout as UTF-8 without newline translation (CSV writes its own line ends), left open afterwards."""
-    buffer = getattr(sys.stdout, "buffer", None)
-    if buffer is None:
-        yield sys.stdout
-        sys.stdout.flush()
-        return
-    sys.stdout.flush()
-    stream = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
-    try:
-        yield stream
-    finally:
-        with suppress(ValueError, OSError):
-            stream.flush()
-        stream.detach()

@@ -16,7 +16,8 @@ import torch
 
 from ..errors import ReviewclfError
 from ..io.atomic import replace_path, staging_dir
-from ..io.labeled import LabeledData, parse_label_map, read_many
+from ..io.label_map import parse_label_map
+from ..io.labeled import LabeledData, read_many
 from ..metrics import classification_report
 from .config import TrainConfig
 from .loop import EncodedSet, evaluate_logits, resolve_device, train_model
