@@ -282,7 +282,7 @@ def test_top_k_multiclass(three_label_bundle: Path, tmp_path: Path):
                             "jsonl").stdout)
     assert [len(r["top_k"]) for r in records] == [2] * 4
     assert records[0]["top_k"][0]["label"] == records[0]["label"]
-    assert "between 1 and 3" in failed("predict", three_label_bundle, source, "--top-k", "4")
+    assert "--top-k: must be between 0 and 3" in failed("predict", three_label_bundle, source, "--top-k", "4")
 
 
 def test_threshold_refused_for_multiclass(three_label_bundle: Path, tmp_path: Path):

@@ -67,3 +67,30 @@ def test_windows_are_cut_by_characters_too_with_the_same_results(demo_bundle: Pa
     assert max(len(w) for w in windows) < 64 * SORT_WINDOW_BATCHES  # the character cap cut them, not the count
     assert sum(len(w) for w in windows) == len(texts)
     np.testing.assert_allclose(np.concatenate(windows), whole, atol=1e-6)
+
+
+def test_predict_ranks_k_labels_and_refuses_impossible_options(demo_bundle):
+    predictor = Predictor.load(demo_bundle)
+    texts = ["great food and lovely staff", "cold, rude, never again", ""]
+    for prediction in predictor.predict(texts, k=2):
+        ranked = prediction.top_k
+        assert [label for label, _ in ranked] == sorted(prediction.probabilities, key=prediction.probabilities.get,
+                                                        reverse=True)
+        assert ranked[0][1] >= ranked[1][1]
+    assert all(p.top_k == [] for p in predictor.predict(texts, k=0))
+    with pytest.raises(ReviewclfError, match=r"^k: must be between 0 and 2"):
+        predictor.predict(texts, k=3)
+    with pytest.raises(ReviewclfError, match=r"^batch_size: must be at least 1"):
+        predictor.predict(texts, batch_size=0)
+
+
+def test_the_cli_names_its_flag_for_a_library_parameter(demo_bundle, tmp_path):
+    from click.testing import CliRunner
+
+    from reviewclf.cli import main
+
+    source = tmp_path / "in.txt"
+    source.write_text("good\n")
+    result = CliRunner().invoke(main, ["predict", str(demo_bundle), str(source), "--top-k", "3"])
+    assert result.exit_code == 1
+    assert result.stderr == "error: --top-k: must be between 0 and 2 (the model's labels), not 3\n"

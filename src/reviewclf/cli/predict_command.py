@@ -48,12 +48,6 @@ def load_predictor(bundle: str, *, int8: bool, threads: int | None, backend: str
     return Predictor(loaded, torchscript_runner(loaded.read(TORCHSCRIPT_MODEL)))
 
 
-def check_top_k(top_k: int, labels: list[str]) -> None:
-    """Refuse a ``--top-k`` the model cannot fill before any output is written."""
-    if top_k and not 1 <= top_k <= len(labels):
-        raise ReviewclfError(f"--top-k must be between 1 and {len(labels)} (the model's labels), not {top_k}")
-
-
 def score(
     predictor: Any, groups: Iterable[Rows], batch_size: int, threshold: float | None
 ) -> Iterator[tuple[list[dict[str, Any]], np.ndarray, np.ndarray]]:
@@ -128,7 +122,7 @@ def _report_counts(reader: InputReader, writer: Any) -> None:
 @click.option("--all-probs", is_flag=True, help="Add one p_<label> column per label (JSONL: 'probabilities').")
 @click.option("--threshold", type=float, default=None,
               help="Binary models: P(positive label) needed to choose it (default: the bundle's).")
-@click.option("--top-k", type=click.IntRange(min=0), default=0,
+@click.option("--top-k", "k", type=click.IntRange(min=0), default=0,
               help="Add the K most probable labels: label_1, probability_1, ... (JSONL: 'top_k').")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads (default: all cores).")
@@ -140,7 +134,7 @@ def _report_counts(reader: InputReader, writer: Any) -> None:
               help="Stop at the first bad row, or skip and count bad rows.")
 def predict(bundle: str, inputs: tuple[str, ...], output: str | None, output_format: str | None,
             input_format: str | None, text_column: str | None, include_text: bool, all_probs: bool,
-            threshold: float | None, top_k: int, batch_size: int, threads: int | None, int8: bool, backend: str,
+            threshold: float | None, k: int, batch_size: int, threads: int | None, int8: bool, backend: str,
             encoding: str, on_error: str) -> None:
     """Label the reviews in INPUTS (files, or - / nothing for stdin) with BUNDLE, in input order.
 
@@ -154,10 +148,10 @@ def predict(bundle: str, inputs: tuple[str, ...], output: str | None, output_for
     reader = InputReader(list(inputs), input_format=input_format, text_column=text_column, encoding=encoding,
                          on_error=on_error, include_text=include_text)
     predictor = load_predictor(bundle, int8=int8, threads=threads, backend=backend)
-    check_top_k(top_k, predictor.labels)
+    predictor.check_k(k)
     predictor.decision.check(threshold)
     with _terminate_as_interrupt(), open_output(output) as stream, _progress(reader, output) as bar:
-        writer = PredictionWriter(stream, fmt, predictor.labels, all_probs=all_probs, top_k=top_k)
+        writer = PredictionWriter(stream, fmt, predictor.labels, all_probs=all_probs, top_k=k)
         seen = 0
         for carried, probs, chosen in score(predictor, reader, batch_size, threshold):
             writer.write(carried, probs, chosen)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from ..errors import ReviewclfError
+from ..errors import OptionError, ReviewclfError
 from .bundle import INPUT_NAME, ONNX_INT8_MODEL, ONNX_MODEL, TOKENIZER, Bundle, load_bundle
 from .encoding import TextEncoder, pad_rows
 
@@ -41,9 +41,12 @@ WINDOW_CHARS = 1 << 21
 
 @dataclass(frozen=True)
 class Prediction:
+    """The decision for one text, the whole distribution, and the ``k`` most probable labels (as fastText)."""
+
     label: str
     probability: float
     probabilities: dict[str, float]
+    top_k: list[tuple[str, float]]
 
 
 class Decision:
@@ -57,8 +60,7 @@ class Decision:
     def check(self, threshold: float | None) -> None:
         """Refuse a threshold the rule cannot use (a multi-class model), before any work is done."""
         if threshold is not None and self.kind != "threshold":
-            raise ReviewclfError("--threshold applies to binary models only; this model has "
-                                 f"{len(self.labels)} labels")
+            raise OptionError("threshold", f"applies to binary models only; this model has {len(self.labels)} labels")
 
     def choose(self, probs: np.ndarray, threshold: float | None = None) -> np.ndarray:
         """Index of the chosen label for each row of ``probs``."""
@@ -179,7 +181,7 @@ class Predictor:
     def iter_proba(self, texts: Iterable[str], batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[np.ndarray]:
         """Probabilities of a stream of texts, one array per window of texts, in input order (flat memory)."""
         if batch_size < 1:
-            raise ReviewclfError("batch size must be at least 1")
+            raise OptionError("batch_size", f"must be at least 1, not {batch_size}")
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reviewclf-tokenize") as tokenizing, \
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="reviewclf-score") as scoring:
             in_flight: deque[Future[np.ndarray]] = deque()
@@ -211,17 +213,28 @@ class Predictor:
         parts = list(self.iter_proba(texts, batch_size))
         return np.concatenate(parts) if parts else np.zeros((0, len(self.labels)), dtype=np.float32)
 
+    def check_k(self, k: int) -> None:
+        """Refuse a ``k`` the model cannot fill, before any work is done."""
+        if not 0 <= k <= len(self.labels):
+            raise OptionError("k", f"must be between 0 and {len(self.labels)} (the model's labels), not {k}")
+
     def predict(
-        self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE, threshold: float | None = None
+        self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE, threshold: float | None = None,
+        k: int = 1,
     ) -> list[Prediction]:
-        """Per text: the chosen label, its probability and the whole distribution."""
+        """Per text: the chosen label (the bundle's rule, or ``threshold``), its probability, the whole
+        distribution and the ``k`` most probable labels."""
+        self.check_k(k)
+        self.decision.check(threshold)
         probs = self.predict_proba(texts, batch_size)
         chosen = self.decision.choose(probs, threshold)
+        ranked = np.argsort(-probs, axis=1, kind="stable")[:, :k]
         return [
             Prediction(
-                label=self.labels[k],
-                probability=float(row[k]),
+                label=self.labels[choice],
+                probability=float(row[choice]),
                 probabilities={label: float(p) for label, p in zip(self.labels, row)},
+                top_k=[(self.labels[j], float(row[j])) for j in order],
             )
-            for row, k in zip(probs, chosen)
+            for row, choice, order in zip(probs, chosen, ranked)
         ]
