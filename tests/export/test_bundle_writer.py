@@ -132,8 +132,7 @@ def case(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         else:
             run_dir = make_run(root / "run", model="mlp", epochs=2, max_length=256)
         bundle = program_bundle = make_bundle(run_dir, root / "bundle", program=True)
-    model_info = json.loads((run_dir / "model.json").read_text(encoding="utf-8"))
-    model = load_run_model(run_dir, model_info)
+    model = load_run_model(run_dir)
     scripted = load_scripted(load_bundle(bundle).read(TORCHSCRIPT_MODEL))
     return Case(kind, run_dir, bundle, program_bundle, eager_runner(model),
                 lambda ids: run_scripted(scripted, torch.from_numpy(ids)).numpy(), Predictor.load(bundle))

@@ -45,6 +45,7 @@ from reviewclf.training.run import (
     train_run,
     write_run,
 )
+from reviewclf.training.rundir import RunDir
 from reviewclf.training.splits import (
     carve_validation,
     predefined_split,
@@ -617,10 +618,7 @@ def test_multi_class_probabilities_are_a_softmax(yelp_stars_run):
 
 
 def load_run_model(run: Path) -> torch.nn.Module:
-    info = json.loads((run / "model.json").read_text())
-    model = build_model(info["kind"], info["vocab_size"], info["n_outputs"], info["hyperparameters"])
-    model.load_state_dict(torch.load(run / "checkpoint.pt", weights_only=True))
-    return model.eval()
+    return RunDir.open(run).load_model()
 
 
 def test_run_directory_files(demo_run):

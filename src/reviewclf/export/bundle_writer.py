@@ -38,9 +38,9 @@ from ..runtime.bundle import (
 )
 from ..runtime.encoding import TextEncoder
 from ..runtime.predictor import Predictor
-from ..training.run import RUN_HELDOUT, RUN_METRICS, RUN_MODEL, RUN_TOKENIZER
+from ..training.rundir import RunDir
 from .equivalence import BATCH_SIZES, compare, edge_cases
-from .graph import ProbabilityModel, eager_runner, load_run_model
+from .graph import ProbabilityModel, eager_runner
 from .onnx_graph import OPSET, export_onnx, quantize_int8
 from .program import export_program
 from .torchscript import script_to_bytes, torchscript_runner
@@ -67,15 +67,6 @@ def quiet_exporters() -> Iterator[None]:
 def write_file(folder: Path, name: str, data: bytes) -> None:
     """The one place bundle files are written (tests make it fail to check atomicity)."""
     (folder / name).write_bytes(data)
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ReviewclfError(f"{path.parent}: not a run directory (no {path.name})") from None
-    except json.JSONDecodeError as exc:
-        raise ReviewclfError(f"{path}: invalid JSON ({exc})") from None
 
 
 def decision_rule(labels: list[str]) -> dict[str, Any]:
@@ -135,13 +126,11 @@ def export_bundle(
         raise ReviewclfError(f"{out} already exists; pass --force to replace it")
     if out.exists() and not is_bundle(out):
         raise ReviewclfError(f"{out} exists and is not a bundle; --force only replaces bundles")
-    model_info = _read_json(run_dir / RUN_MODEL)
-    metrics = _read_json(run_dir / RUN_METRICS)
-    heldout = _read_json(run_dir / RUN_HELDOUT)
-    tokenizer_json = (run_dir / RUN_TOKENIZER).read_text(encoding="utf-8")
+    run = RunDir.open(run_dir)  # every required file checked before any export work
+    model_info, metrics, tokenizer_json = run.model_info, run.metrics, run.tokenizer_json
     encoder = TextEncoder.from_str(tokenizer_json)
-    model = load_run_model(run_dir, model_info)
-    texts = list(heldout["texts"]) + edge_cases(encoder.max_length)
+    model = ProbabilityModel(run.load_model()).eval()
+    texts = run.heldout_texts + edge_cases(encoder.max_length)
 
     log("exporting ONNX and TorchScript")
     with quiet_exporters():

@@ -13,9 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ReviewclfError
-from ..training.models import Classifier, build_model
-from ..training.run import RUN_CHECKPOINT
+from ..training.models import Classifier
+from ..training.rundir import RunDir
 
 
 class ProbabilityModel(nn.Module):
@@ -27,17 +26,9 @@ class ProbabilityModel(nn.Module):
         return self.model.probabilities(input_ids)
 
 
-def load_run_model(run_dir: Path, model_info: dict) -> ProbabilityModel:
-    """Rebuild the model of a run directory from its hyper-parameters and weights-only checkpoint."""
-    model = build_model(model_info["kind"], model_info["vocab_size"], model_info["n_outputs"],
-                        model_info["hyperparameters"])
-    try:
-        state = torch.load(run_dir / RUN_CHECKPOINT, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
-        model.prepare_for_export()
-    except Exception as exc:
-        raise ReviewclfError(f"{run_dir / RUN_CHECKPOINT}: cannot load checkpoint ({exc})") from None
-    return ProbabilityModel(model).eval()
+def load_run_model(run_dir: Path) -> ProbabilityModel:
+    """The model of a run directory (checked and rebuilt by ``RunDir.open``) with its probability head."""
+    return ProbabilityModel(RunDir.open(run_dir).load_model()).eval()
 
 
 def eager_runner(model: ProbabilityModel) -> Callable[[np.ndarray], np.ndarray]:

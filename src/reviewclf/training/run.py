@@ -3,7 +3,6 @@ train, evaluate, write. ``reviewclf train`` is a thin wrapper around ``train_run
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ import numpy as np
 import torch
 
 from ..errors import ReviewclfError
-from ..io.atomic import replace_path, staging_dir
 from ..io.label_map import parse_label_map
 from ..io.labeled import LabeledData, read_many
 from ..metrics import classification_report
@@ -23,19 +21,12 @@ from .config import TrainConfig
 from .loop import EncodedSet, evaluate_logits, resolve_device, train_model
 from .models import Classifier, Perceptron, build_model
 from .nb import init_from_naive_bayes
+from .rundir import refuse_existing, write_run_dir
 from .splits import carve_validation, predefined_split, stratified_folds, stratified_split
 from .vocabulary import fit_encoder
 
 DEMO_LABEL_MAP = "0=negative,1=positive"
 HELDOUT_SAMPLE = 256  # held-out texts kept in the run for the equivalence check at export
-
-RUN_CONFIG = "config.json"
-RUN_MODEL = "model.json"
-RUN_TOKENIZER = "tokenizer.json"
-RUN_CHECKPOINT = "checkpoint.pt"
-RUN_METRICS = "metrics.json"
-RUN_HISTORY = "history.csv"
-RUN_HELDOUT = "heldout.json"
 
 
 def demo_paths() -> list[str]:
@@ -180,35 +171,11 @@ def top_words(model: Classifier, tokenizer_json: str, labels: list[str], k: int 
     return result
 
 
-def refuse_existing(out: Path, force: bool) -> None:
-    """A non-empty run directory is only replaced with ``--force`` (checked before training and again
-    before writing)."""
-    if out.exists() and any(out.iterdir()) and not force:
-        raise ReviewclfError(f"{out} already exists; pass --force to replace it")
-
-
 def write_run(out: Path, config: TrainConfig, outcome: RunOutcome, force: bool) -> None:
-    """Write the run directory atomically: into a temporary sibling, renamed into place at the end."""
-    refuse_existing(out, force)
-    with staging_dir(out) as tmp:
-        (tmp / RUN_CONFIG).write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-        (tmp / RUN_MODEL).write_text(json.dumps(outcome.model_info, indent=2) + "\n")
-        (tmp / RUN_TOKENIZER).write_text(outcome.tokenizer_json)
-        torch.save(outcome.model.state_dict(), tmp / RUN_CHECKPOINT)
-        (tmp / RUN_METRICS).write_text(json.dumps(outcome.metrics, indent=2) + "\n")
-        (tmp / RUN_HELDOUT).write_text(json.dumps(outcome.heldout, ensure_ascii=False) + "\n")
-        with open(tmp / RUN_HISTORY, "w", newline="") as handle:
-            fields = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
-            writer = csv.DictWriter(handle, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(outcome.history)
-        from .plots import plot_confusion, plot_curves
-
-        plot_curves(outcome.history, tmp / "curves.png")
-        if "test" in outcome.metrics or "val" in outcome.metrics:
-            report = outcome.metrics.get("test") or outcome.metrics["val"]
-            plot_confusion(report, tmp / "confusion.png")
-        replace_path(tmp, out)
+    """Write ``outcome`` as the run directory ``out`` (atomically, see ``rundir.write_run_dir``)."""
+    write_run_dir(out, config=config.to_dict(), model_info=outcome.model_info,
+                  tokenizer_json=outcome.tokenizer_json, model=outcome.model, metrics=outcome.metrics,
+                  heldout_texts=outcome.heldout["texts"], history=outcome.history, force=force)
 
 
 def train_run(config: TrainConfig, log: Callable[[str], None] = print, force: bool = False) -> RunOutcome:
