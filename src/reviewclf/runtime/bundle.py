@@ -80,7 +80,7 @@ class Bundle:
         """A file as ONNX Runtime can load it, checksummed: a directory bundle's file as its path (hashed
         chunk by chunk), an archive member as its bytes.
 
-        Loading from a path spares the caller's copy of the bytes: for a 70 MB model that is 70 MB less at
+        Loading from a path spares the caller's copy of the bytes: a whole model's size less at
         the peak of start-up.
         """
         if not self.path.is_dir():
