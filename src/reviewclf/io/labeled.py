@@ -145,11 +145,6 @@ def detect_format(path: Path) -> str:
         return "csv"
 
 
-def _find_column(job: _Job, header: list[str], wanted: str | None, defaults: Sequence[str], role: str,
-                 line: int | None = 1) -> int:
-    return require_column(job.path, line, header, wanted, defaults, role)
-
-
 def _lines(job: _Job) -> Iterator[tuple[int, str]]:
     """The file's lines, numbered and decoded (bad ones raise or are marked, see ``LineSource.decode``)."""
     with open_input(job.path) as (stream, _):
@@ -169,8 +164,8 @@ def _read_csv(job: _Job, *, delimiter: str = ",", need_split: bool = False) -> N
             continue
         if header is None:
             header = [name.strip() for name in row]
-            text_at = _find_column(job, header, job.text_column, TEXT_COLUMNS, "text")
-            label_at = _find_column(job, header, job.label_column, LABEL_COLUMNS, "label")
+            text_at = require_column(job.path, 1, header, job.text_column, TEXT_COLUMNS, "text")
+            label_at = require_column(job.path, 1, header, job.label_column, LABEL_COLUMNS, "label")
             folded = [name.lower() for name in header]
             if "split" in folded:
                 split_at = folded.index("split")
@@ -216,8 +211,8 @@ def _read_jsonl(job: _Job) -> None:
     for number, record in job.json_objects(_lines(job)):
         if text_key is None or label_key is None:
             fields = list(record)
-            text_key = fields[_find_column(job, fields, job.text_column, TEXT_COLUMNS, "text", number)]
-            label_key = fields[_find_column(job, fields, job.label_column, LABEL_COLUMNS, "label", number)]
+            text_key = fields[require_column(job.path, number, fields, job.text_column, TEXT_COLUMNS, "text")]
+            label_key = fields[require_column(job.path, number, fields, job.label_column, LABEL_COLUMNS, "label")]
         text, label = record.get(text_key), record.get(label_key)
         if not isinstance(text, str):
             job.bad(number, f"field {text_key!r} is missing or not a string")
