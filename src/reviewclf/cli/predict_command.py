@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,7 +18,7 @@ import click
 import numpy as np
 
 from ..errors import ReviewclfError
-from ..io.prediction_io import INPUT_FORMATS, OUTPUT_FORMATS, InputReader, Rows
+from ..io.prediction_io import INPUT_FORMATS, OUTPUT_FORMATS, InputReader
 from .options import data_options
 
 BACKENDS = ("onnxruntime", "torchscript")
@@ -46,26 +45,6 @@ def load_predictor(bundle: str, *, int8: bool, threads: int | None, backend: str
         torch.set_num_threads(threads)
     loaded = load_bundle(bundle, verify_all=False)
     return Predictor(loaded, torchscript_runner(loaded.read(TORCHSCRIPT_MODEL)))
-
-
-def score(
-    predictor: Any, groups: Iterable[Rows], batch_size: int, threshold: float | None
-) -> Iterator[tuple[list[dict[str, Any]], np.ndarray, np.ndarray]]:
-    """(carried columns, probabilities, chosen indices) per window of rows, in input order.
-
-    The carried columns wait in a queue while their texts are scored; ``iter_proba`` keeps two windows in
-    flight while it reads the next, so the queue holds at most three windows and one group of rows.
-    """
-    pending: deque[dict[str, Any]] = deque()
-
-    def texts() -> Iterator[str]:
-        for rows in groups:
-            pending.extend(rows.carried)
-            yield from rows.texts
-
-    for probs in predictor.iter_proba(texts(), batch_size):
-        carried = [pending.popleft() for _ in range(len(probs))]
-        yield carried, probs, predictor.decision.choose(probs, threshold)
 
 
 @contextmanager
@@ -148,13 +127,14 @@ def predict(bundle: str, inputs: tuple[str, ...], output: str | None, output_for
     reader = InputReader(list(inputs), input_format=input_format, text_column=text_column, encoding=encoding,
                          on_error=on_error, include_text=include_text)
     predictor = load_predictor(bundle, int8=int8, threads=threads, backend=backend)
-    predictor.check_k(k)
+    predictor.check_k(k)  # refused before the output is opened
     predictor.decision.check(threshold)
     with _terminate_as_interrupt(), open_output(output) as stream, _progress(reader, output) as bar:
         writer = PredictionWriter(stream, fmt, predictor.labels, all_probs=all_probs, top_k=k)
         seen = 0
-        for carried, probs, chosen in score(predictor, reader, batch_size, threshold):
-            writer.write(carried, probs, chosen)
+        groups = ((rows.carried, rows.texts) for rows in reader)
+        for carried, scores in predictor.stream(groups, batch_size, threshold, k):
+            writer.write(carried, scores)
             if bar is not None:
                 bar.update(reader.bytes_read - seen)
                 seen = reader.bytes_read
@@ -193,8 +173,8 @@ def evaluate(bundle: str, data: tuple[str, ...], format_: str | None, text_colum
         texts, names = [texts[i] for i in keep], [names[i] for i in keep]
     predictor = load_predictor(bundle, int8=int8, threads=threads)
     y_true = label_indices(names, predictor.labels)
-    probs = predictor.predict_proba(texts, batch_size)
-    report = classification_report(y_true, predictor.decision.choose(probs, threshold), predictor.labels)
+    chosen = predictor.score(texts, batch_size, threshold, k=0).chosen
+    report = classification_report(y_true, chosen, predictor.labels)
     if labeled.dropped:
         click.echo(f"{labeled.dropped} rows dropped by the label map", err=True)
     if labeled.skipped:

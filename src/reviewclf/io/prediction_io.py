@@ -30,7 +30,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import PurePath
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from ..errors import ReviewclfError, located
 from .lines import LineSource, check_options, strip_line_end
 from .opener import STDIO, display_name, open_input, read_errors
 from .records import TEXT_COLUMNS, require_column
+
+if TYPE_CHECKING:  # a type only: the I/O floor does not import the runtime
+    from ..runtime.predictor import Scores
 
 INPUT_FORMATS = ("txt", "csv", "tsv", "jsonl")
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl")
@@ -292,15 +295,15 @@ class PredictionWriter:
             self._renames[name] = out
         return self._renames[name]
 
-    def write(self, carried: Sequence[dict[str, Any]], probs: np.ndarray, chosen: np.ndarray) -> None:
-        """One window: carried columns per row, probabilities ``[rows, labels]``, chosen label indices."""
+    def write(self, carried: Sequence[dict[str, Any]], scores: Scores) -> None:
+        """One group of rows: carried columns per row and the Predictor's row-aligned ``Scores``."""
         if not len(carried):
             return
+        probs, chosen, ranked = scores.probabilities, scores.chosen, scores.ranked[:, : self.top_k]
         rows = np.arange(len(carried))
         labels = np.asarray(self.labels, dtype=object)
         chosen_decimals = shortest_decimals(probs[rows, chosen])
         decimals = shortest_decimals(probs) if self.top_k or self.all_probs else None
-        ranked = np.argsort(-probs, axis=1, kind="stable")[:, : self.top_k] if self.top_k else None
         if self.format == "jsonl":
             self._write_json(carried, decimals, labels[chosen], chosen_decimals, ranked)
         else:

@@ -15,6 +15,7 @@ _EXPORTS = {
     "ReviewclfError": "..errors",
     "Prediction": ".predictor",
     "Predictor": ".predictor",
+    "Scores": ".predictor",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -13,12 +13,14 @@ memory stays flat.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import onnxruntime as ort
@@ -129,6 +131,17 @@ class _EncodedWindow:
     ids: list[np.ndarray]
 
 
+@dataclass(frozen=True)
+class Scores:
+    """A group's results, row-aligned: probabilities ``[rows, labels]``, the chosen label index per row and
+    the ``k`` most probable label indices per row, best first."""
+
+    probabilities: np.ndarray
+    chosen: np.ndarray
+    ranked: np.ndarray
+
+
+Key = TypeVar("Key")
 IdsRunner = Callable[[np.ndarray], np.ndarray]  # int64 ids [batch, sequence] -> float32 probabilities
 
 
@@ -178,7 +191,7 @@ class Predictor:
             raise ReviewclfError(f"token ids must lie in [0, {self.vocab_size}); got {ids.min()}..{ids.max()}")
         return np.asarray(self._run(ids), dtype=np.float32)
 
-    def iter_proba(self, texts: Iterable[str], batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[np.ndarray]:
+    def _iter_proba(self, texts: Iterable[str], batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[np.ndarray]:
         """Probabilities of a stream of texts, one array per window of texts, in input order (flat memory)."""
         if batch_size < 1:
             raise OptionError("batch_size", f"must be at least 1, not {batch_size}")
@@ -208,15 +221,58 @@ class Predictor:
             out[positions] = self.proba_from_ids(ids)
         return out
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-        """``[len(texts), len(labels)]`` float32 probabilities, columns in ``self.labels`` order."""
-        parts = list(self.iter_proba(texts, batch_size))
-        return np.concatenate(parts) if parts else np.zeros((0, len(self.labels)), dtype=np.float32)
-
     def check_k(self, k: int) -> None:
         """Refuse a ``k`` the model cannot fill, before any work is done."""
         if not 0 <= k <= len(self.labels):
             raise OptionError("k", f"must be between 0 and {len(self.labels)} (the model's labels), not {k}")
+
+    def stream(
+        self, groups: Iterable[tuple[Key, Sequence[str]]], batch_size: int = DEFAULT_BATCH_SIZE,
+        threshold: float | None = None, k: int = 1,
+    ) -> Iterator[tuple[Key, Scores]]:
+        """Score a stream of ``(key, texts)`` groups; yield ``(key, Scores)`` per group, in order, aligned
+        with its texts (the key carries whatever the caller must keep with its rows, e.g. other columns).
+
+        A group is yielded as soon as its last text is scored; memory holds at most a few windows and one group.
+        """
+        self.check_k(k)
+        self.decision.check(threshold)
+        sizes: deque[tuple[Key, int]] = deque()
+
+        def texts() -> Iterator[str]:
+            for key, group in groups:
+                sizes.append((key, len(group)))
+                yield from group
+
+        ready: list[np.ndarray] = []
+        have = 0
+        windows = self._iter_proba(texts(), batch_size)
+        try:
+            for probs in itertools.chain(windows, [np.zeros((0, len(self.labels)), dtype=np.float32)]):
+                ready.append(probs)
+                have += len(probs)
+                while sizes and sizes[0][1] <= have:
+                    key, size = sizes.popleft()
+                    rows = np.concatenate(ready) if len(ready) > 1 else ready[0]
+                    ready, have = [rows[size:]], have - size
+                    yield key, self._scores(rows[:size], threshold, k)
+        finally:
+            windows.close()  # a caller that stops early stops the scoring threads now
+
+    def _scores(self, probs: np.ndarray, threshold: float | None, k: int) -> Scores:
+        ranked = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+        return Scores(probs, self.decision.choose(probs, threshold), ranked)
+
+    def score(
+        self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE, threshold: float | None = None,
+        k: int = 1,
+    ) -> Scores:
+        """``stream`` for one list of texts."""
+        return next(self.stream([(None, texts)], batch_size, threshold, k))[1]
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """``[len(texts), len(labels)]`` float32 probabilities, columns in ``self.labels`` order."""
+        return self.score(texts, batch_size, k=0).probabilities
 
     def predict(
         self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE, threshold: float | None = None,
@@ -224,11 +280,7 @@ class Predictor:
     ) -> list[Prediction]:
         """Per text: the chosen label (the bundle's rule, or ``threshold``), its probability, the whole
         distribution and the ``k`` most probable labels."""
-        self.check_k(k)
-        self.decision.check(threshold)
-        probs = self.predict_proba(texts, batch_size)
-        chosen = self.decision.choose(probs, threshold)
-        ranked = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+        scores = self.score(texts, batch_size, threshold, k)
         return [
             Prediction(
                 label=self.labels[choice],
@@ -236,5 +288,5 @@ class Predictor:
                 probabilities={label: float(p) for label, p in zip(self.labels, row)},
                 top_k=[(self.labels[j], float(row[j])) for j in order],
             )
-            for row, choice, order in zip(probs, chosen, ranked)
+            for row, choice, order in zip(scores.probabilities, scores.chosen, scores.ranked)
         ]
