@@ -445,8 +445,9 @@ def test_interrupt_leaves_no_output(demo_bundle: Path, tmp_path: Path, signum: i
     assert list(tmp_path.iterdir()), "the temporary output file never appeared"
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=30)
-    assert process.returncode == 130
-    assert stderr.decode().strip() == "error: interrupted"
+    assert process.returncode == 128 + signum
+    expected = "error: interrupted" if signum == signal.SIGINT else "error: stopped by SIGTERM"
+    assert stderr.decode().strip() == expected
     assert list(tmp_path.iterdir()) == []
 
 

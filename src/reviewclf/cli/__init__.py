@@ -6,7 +6,11 @@ torch, and a missing ``[train]`` extra is one line of advice rather than a trace
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -22,7 +26,8 @@ class ReviewclfGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with stops_as_interrupts():
+                return super().invoke(ctx)
         except OptionError as exc:
             click.echo(f"error: {exc.naming(_flag_of(ctx, exc.param))}", err=True)
             sys.exit(1)
@@ -34,12 +39,56 @@ class ReviewclfGroup(click.Group):
                 click.echo(f"error: {TRAIN_EXTRA_HINT} (missing module {exc.name})", err=True)
                 sys.exit(1)
             raise
+        except Stopped as exc:
+            click.echo(f"error: stopped by {signal.Signals(exc.signum).name}", err=True)
+            sys.exit(128 + exc.signum)
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
             sys.exit(130)
         except BrokenPipeError:
             sys.stderr.close()  # the reader of our stdout went away (e.g. `| head`): not an error
             sys.exit(0)
+        except OSError as exc:  # e.g. stdout on a full disk: what a write met, in one line
+            _detach_stdout()
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(1)
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a scheduler or a closed terminal stopping the job): cleaned up like Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def stops_as_interrupts() -> Iterator[None]:
+    """Raise ``Stopped`` for SIGTERM/SIGHUP, so every command's cleanup runs and nothing half-written stays."""
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped(signum)
+
+    previous = {}
+    try:
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            previous[signum] = signal.signal(signum, stop)
+    except ValueError:  # not the main thread (a test runner's worker): keep the defaults
+        pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _detach_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):
+        pass
 
 
 def _flag_of(ctx: click.Context, param: str) -> str:

@@ -8,7 +8,6 @@ predictions, and ``reviewclf predict`` starts in a fraction of a second.
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,23 +56,6 @@ def _progress(reader: InputReader, output: str | None) -> Iterator[Any]:
         return
     with click.progressbar(length=total, label="scoring", file=sys.stderr) as bar:
         yield bar
-
-
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a scheduler stopping the job) cleans up like Ctrl-C: no half-written output is left."""
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, stop)
-    except ValueError:  # not the main thread (e.g. called from a test runner's worker): keep the default
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _report_counts(reader: InputReader, writer: Any) -> None:
@@ -129,7 +111,7 @@ def predict(bundle: str, inputs: tuple[str, ...], output: str | None, output_for
     predictor = load_predictor(bundle, int8=int8, threads=threads, backend=backend)
     predictor.check_k(k)  # refused before the output is opened
     predictor.decision.check(threshold)
-    with _terminate_as_interrupt(), open_output(output) as stream, _progress(reader, output) as bar:
+    with open_output(output, inputs) as stream, _progress(reader, output) as bar:
         writer = PredictionWriter(stream, fmt, predictor.labels, all_probs=all_probs, top_k=k)
         seen = 0
         groups = ((rows.carried, rows.texts) for rows in reader)

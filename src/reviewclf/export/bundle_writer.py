@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import zipfile
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ import torch
 
 from .. import __version__
 from ..errors import ReviewclfError
-from ..io.atomic import replace_path, staging_dir
+from ..io.atomic import replace_path, staging_dir, staging_file
 from ..runtime.bundle import (
     EXPORTED_PROGRAM,
     FORMAT_MAJOR,
@@ -178,17 +179,14 @@ def int8_agreement(bundle_dir: Path, texts: list[str], reference: np.ndarray) ->
 def place(tmp: Path, out: Path, archive: bool) -> None:
     """Move the finished bundle to ``out`` (as a directory, or zipped into one file), replacing any old one
     only after the new one is complete."""
-    source = tmp.with_suffix(".zip.tmp") if archive else tmp
-    try:
-        if archive:
-            with zipfile.ZipFile(source, "w", compression=zipfile.ZIP_DEFLATED) as handle:
-                for path in sorted(tmp.iterdir()):
-                    handle.write(path, arcname=path.name)
-            shutil.rmtree(tmp)
-        replace_path(source, out)
-    except BaseException:
-        if source.is_dir():
-            shutil.rmtree(source, ignore_errors=True)
-        else:
-            source.unlink(missing_ok=True)
-        raise
+    if not archive:
+        replace_path(tmp, out)
+        return
+    with staging_file(out, ".zip.tmp") as (zipped, stream):
+        with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as handle:
+            for path in sorted(tmp.iterdir()):
+                handle.write(path, arcname=path.name)
+        stream.flush()
+        os.fsync(stream.fileno())
+        replace_path(zipped, out)
+    shutil.rmtree(tmp)

@@ -117,6 +117,8 @@ def _load_model(checkpoint: Path, model_info: dict[str, Any]) -> Classifier:
 def refuse_existing(out: Path, force: bool) -> None:
     """A non-empty run directory is only replaced with ``--force`` (checked before training and again
     before writing)."""
+    if out.exists() and not out.is_dir():
+        raise ReviewclfError(f"{out} exists and is not a directory; give the run directory another name")
     if out.exists() and any(out.iterdir()) and not force:
         raise ReviewclfError(f"{out} already exists; pass --force to replace it")
 
