@@ -27,3 +27,27 @@ def make_bundle(run_dir: Path, out: Path, **options: object) -> Path:
 
     export_bundle(run_dir, out, log=lambda _: None, **options)  # type: ignore[arg-type]
     return out
+
+
+_LAUNCHER = (
+    "import json, resource, subprocess, sys\n"
+    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "print(json.dumps([done.returncode, done.stdout, done.stderr,"
+    " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024]))"
+)
+
+
+def run_measured(command: list[str], timeout: float = 300) -> tuple[int, str, str, int]:
+    """Run ``command``; return its exit code, stdout, stderr and peak RSS in MiB.
+
+    A small launcher starts it and reads its ``RUSAGE_CHILDREN``: started from the test process itself, the
+    child's ``ru_maxrss`` would carry the test process's own high-water mark across fork + exec.
+    """
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _LAUNCHER, *command], capture_output=True, text=True,
+                          timeout=timeout, check=True)
+    code, stdout, stderr, peak = json.loads(done.stdout)
+    return code, stdout, stderr, peak

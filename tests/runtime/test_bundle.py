@@ -3,7 +3,6 @@ refuse (one line, no traceback), and that the directory and archive forms read t
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -24,58 +23,12 @@ from reviewclf.runtime.bundle import (
     ONNX_MODEL,
     TOKENIZER,
     TORCHSCRIPT_MODEL,
-    file_sha256_hex,
     load_bundle,
-    sha256_hex,
 )
 from reviewclf.runtime.predictor import Predictor
+from tests.runtime.tampering import assert_refused, edit_manifest, flip_byte, zip_bundle
 
 TEXTS = ["The food was great and the staff lovely.", "Cold, bland and overpriced. Never again.", "", "ok"]
-
-
-@pytest.fixture
-def bundle(demo_bundle: Path, tmp_path: Path) -> Path:
-    """A private copy of the demo bundle directory, free to tamper with."""
-    return Path(shutil.copytree(demo_bundle, tmp_path / "bundle"))
-
-
-def edit_manifest(bundle: Path, change: Callable[[dict], None]) -> None:
-    manifest = json.loads((bundle / MANIFEST).read_text(encoding="utf-8"))
-    change(manifest)
-    (bundle / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-
-
-def zip_bundle(source: Path, out: Path, extra: dict[str, bytes] | None = None) -> Path:
-    """The files of a bundle directory as flat members of one zip, plus any ``extra`` members."""
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(source.iterdir()):
-            archive.write(path, arcname=path.name)
-        for name, data in (extra or {}).items():
-            archive.writestr(name, data)
-    return out
-
-
-def assert_refused(path: Path, *words: str) -> str:
-    """``load_bundle`` and ``reviewclf verify``/``info`` all refuse ``path`` with the same one-line error."""
-    with pytest.raises(ReviewclfError) as refused:
-        load_bundle(path)
-    message = str(refused.value)
-    assert "\n" not in message
-    for word in words:
-        assert word in message, message
-    for command in ("verify", "info"):
-        result = CliRunner().invoke(main, [command, str(path)])
-        assert result.exit_code != 0
-        assert isinstance(result.exception, SystemExit), result.exception  # handled, not a crash
-        assert "Traceback" not in result.output
-        assert result.stderr.strip() == f"error: {message}"
-    return message
-
-
-def flip_byte(path: Path, at: int) -> None:
-    data = bytearray(path.read_bytes())
-    data[at] ^= 0x01
-    path.write_bytes(bytes(data))
 
 
 # ------------------------------------------------------------------------------------------ checksums
@@ -163,7 +116,7 @@ def test_missing_manifest_is_refused(bundle: Path) -> None:
 
 def test_manifest_without_a_file_list_is_refused(bundle: Path) -> None:
     edit_manifest(bundle, lambda m: m.pop("files"))
-    assert_refused(bundle, "no file list")
+    assert_refused(bundle, "'files' must be")
 
 
 def test_manifest_listing_an_unknown_file_is_refused(bundle: Path) -> None:
@@ -295,19 +248,13 @@ def test_int8_needs_the_int8_model(demo_bundle: Path, bundle: Path) -> None:
         (lambda m: m.update(labels=["only-one"]), "labels"),
         (lambda m: m.update(decision={"type": "vote"}), "decision"),
         (lambda m: m["input"].pop("vocab_size"), "vocab_size"),
-        (lambda m: m["files"].update({"model.onnx": "not an object"}), "file list"),
+        (lambda m: m["files"].update({"model.onnx": "not an object"}), "'files' must be"),
     ],
 )
 def test_manifest_with_damaged_fields_is_one_clear_error(bundle: Path, change: Callable[[dict], None],
                                                         word: str) -> None:
     edit_manifest(bundle, change)
     assert_refused(bundle, word)
-
-
-def test_streamed_checksum_equals_the_whole_file_checksum(tmp_path: Path) -> None:
-    big = tmp_path / "big.bin"
-    big.write_bytes(bytes(range(256)) * 5000)  # ~1.2 MiB: more than one chunk
-    assert file_sha256_hex(big) == sha256_hex(big.read_bytes())
 
 
 def test_read_or_path_gives_a_path_on_disk_and_the_bytes_inside_an_archive(bundle: Path, tmp_path: Path) -> None:

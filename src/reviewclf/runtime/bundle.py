@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 import zipfile
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from ..errors import ReviewclfError
+from .manifest import FORMAT_MAJOR as FORMAT_MAJOR
+from .manifest import FORMAT_MINOR as FORMAT_MINOR
+from .manifest import FORMAT_NAME as FORMAT_NAME
+from .manifest import MANIFEST, MAX_MANIFEST_BYTES, parse_manifest
 
-FORMAT_NAME = "reviewclf-bundle"
-FORMAT_MAJOR = 1
-FORMAT_MINOR = 0
+READ_CHUNK = 1 << 20
+# Zip members a bundle may use; anything else (or an encrypted member) is refused before it is read.
+ZIP_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 
-MANIFEST = "manifest.json"
 TOKENIZER = "tokenizer.json"
 ONNX_MODEL = "model.onnx"
 ONNX_INT8_MODEL = "model.int8.onnx"
@@ -39,18 +46,12 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def file_sha256_hex(path: Path) -> str:
-    """The sha256 of a file read in 1 MiB chunks, so a large model is never held whole just to check it."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def file_entry(data: bytes) -> dict[str, Any]:
     """The manifest's record of one file: what a reader checks before trusting it."""
     return {"sha256": sha256_hex(data), "bytes": len(data)}
+
+
+Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 
 
 class Bundle:
@@ -58,133 +59,138 @@ class Bundle:
 
     ``load_bundle`` has already checked the file list and every size; a file's sha256 is checked each time
     its bytes are read, and nothing is kept: a server that only needs the ONNX model never holds the other
-    artifacts, and does not hold the model's bytes beside ONNX Runtime's own copy either.
+    artifacts, and does not hold the model's bytes beside ONNX Runtime's own copy either. Every read is
+    bounded by the size the manifest lists, so a member that inflates beyond it is refused as it goes over.
     """
 
-    def __init__(self, path: Path, manifest: dict[str, Any], readers: dict[str, Callable[[], bytes]]):
+    def __init__(self, path: Path, manifest: dict[str, Any], openers: dict[str, Opener]):
         self.path = path
         self.manifest = manifest
-        self._readers = readers
+        self._openers = openers
 
     @property
     def names(self) -> list[str]:
-        return sorted(self._readers)
+        return sorted(self._openers)
 
     def read(self, name: str) -> bytes:
-        self._check_listed(name)
-        data = self._readers[name]()
-        self._check_sum(name, len(data), sha256_hex(data))
-        return data
+        return self._stream(name, keep=True)
 
     def read_or_path(self, name: str) -> bytes | str:
-        """A file as ONNX Runtime can load it, checksummed: a directory bundle's file as its path (hashed
-        chunk by chunk), an archive member as its bytes.
-
-        Loading from a path spares the caller's copy of the bytes: a whole model's size less at
-        the peak of start-up.
-        """
+        """A file as ONNX Runtime can load it, checksummed: a directory bundle's file as its path, an archive
+        member as its bytes. Loading from a path spares a copy of the whole model at the peak of start-up."""
         if not self.path.is_dir():
             return self.read(name)
-        self._check_listed(name)
-        file = self.path / name
-        self._check_sum(name, file.stat().st_size, file_sha256_hex(file))
-        return str(file)
+        self._stream(name, keep=False)
+        return str(self.path / name)
 
-    def _check_listed(self, name: str) -> None:
-        if name not in self._readers:
+    def _stream(self, name: str, keep: bool) -> bytes:
+        """Hash a file chunk by chunk within its listed size, keeping its bytes only if asked."""
+        if name not in self._openers:
             raise ReviewclfError(f"{self.path}: bundle has no {name}")
-
-    def _check_sum(self, name: str, size: int, sha256: str) -> None:
         entry = self.manifest["files"][name]
-        if size != entry.get("bytes") or sha256 != entry.get("sha256"):
+        limit, digest, chunks, total = entry["bytes"], hashlib.sha256(), [], 0
+        with self._openers[name]() as stream:
+            while chunk := stream.read(min(READ_CHUNK, limit + 1 - total)):
+                total += len(chunk)
+                if total > limit:
+                    raise ReviewclfError(f"{self.path}: {name} is larger than the manifest says (the file was "
+                                         "changed or damaged)")
+                digest.update(chunk)
+                if keep:
+                    chunks.append(chunk)
+        if total != limit or digest.hexdigest() != entry["sha256"]:
             raise ReviewclfError(f"{self.path}: checksum mismatch for {name} (the file was changed or damaged)")
+        return b"".join(chunks)
 
     def read_json(self, name: str) -> Any:
         return json.loads(self.read(name).decode("utf-8"))
 
     def verify_all(self) -> None:
-        """Check every file's checksum now."""
+        """Check every file's checksum now, holding one chunk at a time."""
         for name in self.names:
-            self.read(name)
+            self._stream(name, keep=False)
 
     @property
     def labels(self) -> list[str]:
         return list(self.manifest["labels"])
 
 
-def _list_members(path: Path) -> dict[str, tuple[int, Callable[[], bytes]]]:
-    """Every file of a bundle directory or zip archive as (size, reader), refusing anything that is not a
+def _list_members(path: Path) -> dict[str, tuple[int, Opener]]:
+    """Every file of a bundle directory or zip archive as (size, opener), refusing anything that is not a
     plain file name at the top level."""
-    members: dict[str, tuple[int, Callable[[], bytes]]] = {}
+    members: dict[str, tuple[int, Opener]] = {}
     if path.is_dir():
         for child in sorted(path.iterdir()):
             if not child.is_file() or child.is_symlink():
                 raise ReviewclfError(f"{path}: unexpected entry in bundle: {child.name}")
-            members[child.name] = (child.stat().st_size, child.read_bytes)
+            members[child.name] = (child.stat().st_size, partial(_open_file, path, child))
     elif path.is_file():
         if not zipfile.is_zipfile(path):
             raise ReviewclfError(f"{path}: not a bundle (neither a directory nor a zip archive)")
-        with zipfile.ZipFile(path) as archive:
+        with _read_errors(path, "the archive"), zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
-                name = info.filename
-                if info.is_dir() or "/" in name or "\\" in name or name.startswith(".."):
-                    raise ReviewclfError(f"{path}: unsafe or unexpected archive member: {name!r}")
-                if name in members:
-                    raise ReviewclfError(f"{path}: duplicate archive member: {name!r}")
-                members[name] = (info.file_size, _zip_reader(path, name))
+                _check_member(path, info)
+                if info.filename in members:
+                    raise ReviewclfError(f"{path}: duplicate archive member: {info.filename!r}")
+                members[info.filename] = (info.file_size, partial(_open_member, path, info.filename))
     else:
         raise ReviewclfError(f"{path}: no such bundle")
     return members
 
 
-def _zip_reader(path: Path, name: str) -> Callable[[], bytes]:
-    def read() -> bytes:
-        with zipfile.ZipFile(path) as archive:
-            return archive.read(name)
-
-    return read
+@contextmanager
+def _open_file(path: Path, file: Path) -> Iterator[IO[bytes]]:
+    with _read_errors(path, file.name), file.open("rb") as stream:
+        yield stream
 
 
-def parse_manifest(path: Path, raw: bytes) -> dict[str, Any]:
+@contextmanager
+def _open_member(path: Path, name: str) -> Iterator[IO[bytes]]:
+    with _read_errors(path, name), zipfile.ZipFile(path) as archive, archive.open(name) as member:
+        yield member
+
+
+def _check_member(path: Path, info: zipfile.ZipInfo) -> None:
+    """A member must be a plain, unencrypted file at the top level, stored or deflated."""
+    name = info.filename
+    if info.is_dir() or "/" in name or "\\" in name or name.startswith(".."):
+        raise ReviewclfError(f"{path}: unsafe or unexpected archive member: {name!r}")
+    kind = stat.S_IFMT(info.external_attr >> 16)
+    if kind and kind != stat.S_IFREG:
+        raise ReviewclfError(f"{path}: archive member {name!r} is not a plain file (links are not allowed)")
+    if info.flag_bits & 0x1:
+        raise ReviewclfError(f"{path}: archive member {name!r} is encrypted")
+    if info.compress_type not in ZIP_METHODS:
+        raise ReviewclfError(f"{path}: archive member {name!r} uses an unsupported compression method "
+                             f"({info.compress_type}); bundles are stored or deflated")
+
+
+@contextmanager
+def _read_errors(path: Path, what: str) -> Iterator[None]:
+    """A damaged archive (bad CRC, corrupt deflate data, truncated) or an unreadable file is one line."""
     try:
-        manifest = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReviewclfError(f"{path}: {MANIFEST} is not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-        raise ReviewclfError(f"{path}: not a {FORMAT_NAME} manifest")
-    major = manifest.get("format_major")
-    if major != FORMAT_MAJOR:
-        raise ReviewclfError(
-            f"{path}: bundle format version {major} is not supported (this reviewclf reads version {FORMAT_MAJOR})"
-        )
-    _check_fields(path, manifest)
-    return manifest
+        yield
+    except ReviewclfError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError, ValueError) as exc:
+        raise ReviewclfError(f"{path}: cannot read {what} ({' '.join(str(exc).split()) or type(exc).__name__})"
+                             ) from None
 
 
-def _check_fields(path: Path, manifest: dict[str, Any]) -> None:
-    """The fields every reader relies on, with their types, so a damaged manifest is one clear error."""
-    labels = manifest.get("labels")
-    if not (isinstance(labels, list) and len(labels) >= 2 and all(isinstance(x, str) for x in labels)):
-        raise ReviewclfError(f"{path}: {MANIFEST} needs 'labels', a list of at least two label names")
-    decision = manifest.get("decision")
-    if not (isinstance(decision, dict) and decision.get("type") in ("threshold", "argmax")):
-        raise ReviewclfError(f"{path}: {MANIFEST} needs a 'decision' of type threshold or argmax")
-    spec = manifest.get("input")
-    if not (isinstance(spec, dict) and isinstance(spec.get("vocab_size"), int) and spec["vocab_size"] > 0):
-        raise ReviewclfError(f"{path}: {MANIFEST} needs 'input.vocab_size', a positive integer")
-    files = manifest.get("files")
-    if not (isinstance(files, dict) and all(isinstance(e, dict) for e in files.values())):
-        raise ReviewclfError(f"{path}: {MANIFEST} has no file list (or a damaged one)")
+def _read_manifest(opener: Opener) -> bytes:
+    with opener() as stream:
+        return stream.read(MAX_MANIFEST_BYTES + 1)  # parse_manifest refuses anything longer
 
 
 def is_bundle(path: Path) -> bool:
     """Whether ``path`` looks like a bundle (a directory or zip with a manifest): what --force may replace."""
     if path.is_dir():
         return (path / MANIFEST).is_file()
-    if path.is_file() and zipfile.is_zipfile(path):
+    try:
         with zipfile.ZipFile(path) as archive:
             return MANIFEST in archive.namelist()
-    return False
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def load_bundle(path: str | Path, verify_all: bool = True) -> Bundle:
@@ -196,7 +202,7 @@ def load_bundle(path: str | Path, verify_all: bool = True) -> Bundle:
     members = _list_members(path)
     if MANIFEST not in members:
         raise ReviewclfError(f"{path}: not a bundle (no {MANIFEST})")
-    manifest = parse_manifest(path, members.pop(MANIFEST)[1]())
+    manifest = parse_manifest(path, _read_manifest(members.pop(MANIFEST)[1]))
     listed = manifest["files"]
     for name in sorted(set(members) - set(listed)):
         raise ReviewclfError(f"{path}: file not listed in the manifest: {name}")
@@ -209,7 +215,7 @@ def load_bundle(path: str | Path, verify_all: bool = True) -> Bundle:
             raise ReviewclfError(f"{path}: missing file {name}")
         if members[name][0] != entry.get("bytes"):
             raise ReviewclfError(f"{path}: checksum mismatch for {name} (the file was changed or damaged)")
-    bundle = Bundle(path, manifest, {name: reader for name, (_, reader) in members.items()})
+    bundle = Bundle(path, manifest, {name: opener for name, (_, opener) in members.items()})
     if verify_all:
         bundle.verify_all()
     return bundle

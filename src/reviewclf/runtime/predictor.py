@@ -161,6 +161,19 @@ class Predictor:
         self.vocab_size = int(bundle.manifest["input"]["vocab_size"])
         if self.encoder.vocab_size != self.vocab_size:
             raise ReviewclfError(f"{bundle.path}: tokenizer vocabulary does not match the model's input spec")
+        self._check_model()
+
+    def _check_model(self) -> None:
+        """Run the model once on the largest id: a model whose table is smaller than the tokenizer's vocabulary,
+        or whose outputs do not match the labels, is refused at load instead of failing mid-file."""
+        try:
+            out = np.asarray(self._run(np.array([[self.vocab_size - 1, 0]], dtype=np.int64)))
+        except Exception as exc:
+            detail = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            raise ReviewclfError(f"{self.bundle.path}: the model cannot take the tokenizer's ids ({detail})") from None
+        if out.shape != (1, len(self.labels)) or not np.isfinite(out).all():
+            raise ReviewclfError(f"{self.bundle.path}: the model gives outputs of shape {out.shape} for one text, "
+                                 f"not (1, {len(self.labels)}) for the manifest's labels")
 
     @classmethod
     def load(cls, path: str | Path, *, int8: bool = False, threads: int | None = None) -> Predictor:
