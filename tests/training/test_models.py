@@ -1,5 +1,4 @@
-"""Tests for the classifiers: the multi-hot layer against the book's explicit one-hot construction, the hashed
-n-grams, padding and batch invariance, the probability heads, and the naive-Bayes initialisation."""
+"""The classifiers: multi-hot layer vs one-hot, hashed n-grams, padding/batch invariance, dropout, heads, NB init."""
 
 from __future__ import annotations
 
@@ -342,3 +341,17 @@ def test_ngram_checkpoint_holds_the_folded_weights_only():
     fresh.prepare_for_export()
     ids = torch.tensor([[3, 4, 5, 3, 0], [7, 0, 0, 0, 0]])
     torch.testing.assert_close(fresh(ids), model(ids), atol=0, rtol=0)
+
+
+def test_dropout_is_random_in_train_mode_and_off_in_eval():
+    torch.manual_seed(0)
+    model = MLP(50, 1, hidden=64, activation="relu", dropout=0.5)
+    ids = torch.randint(1, 50, (8, 10))
+    model.train()
+    assert not torch.equal(model(ids), model(ids))
+    model.eval()
+    assert torch.equal(model(ids), model(ids))
+    model.dropout.p = 0.0
+    no_dropout = model(ids)
+    model.dropout.p = 0.5
+    assert torch.equal(model(ids), no_dropout)

@@ -1,0 +1,290 @@
+"""One training run from review files to a run directory, and ``reviewclf train`` end to end on real review files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import reviewclf.training.loop as loop
+from reviewclf.cli import main
+from reviewclf.errors import ReviewclfError
+from reviewclf.io.label_map import parse_label_map
+from reviewclf.io.labeled import read_labeled, read_many
+from reviewclf.metrics import classification_report
+from reviewclf.runtime.encoding import PAD_TOKEN, UNK_TOKEN, TextEncoder
+from reviewclf.training import plots
+from reviewclf.training.config import TrainConfig
+from reviewclf.training.loop import EncodedSet, evaluate_logits
+from reviewclf.training.run import DEMO_LABEL_MAP, HELDOUT_SAMPLE, fit_once, train_run, write_run
+from reviewclf.training.splits import stratified_split
+from reviewclf.training.vocabulary import fit_encoder
+from tests.training.support import CPU, load_run_model, quiet
+
+POLARITY = "1=negative,2=negative,4=positive,5=positive"
+UCI_MAP = "0=negative,1=positive"
+# Counts from ../shared/data/yelp-10k/PROVENANCE.txt (verified there, not measured by this code).
+YELP_STARS = {"1": 749, "2": 927, "3": 1461, "4": 3526, "5": 3337}
+YELP_POLARITY = {"negative": 1676, "positive": 6863}
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_cross_validation_run_on_the_demo_data(tmp_path):
+    out = tmp_path / "cv"
+    result = CliRunner().invoke(main, ["train", "--folds", "3", "--epochs", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    cv = json.loads((out / "metrics.json").read_text())["cross_validation"]
+    assert cv["folds"] == 3
+    for name in ("accuracy", "macro_f1"):
+        per_fold = cv["per_fold"][name]
+        assert len(per_fold) == 3
+        assert all(0.5 < v <= 1.0 for v in per_fold)  # balanced binary data: better than chance
+        assert cv[f"{name}_mean"] == pytest.approx(np.mean(per_fold))
+        assert cv[f"{name}_std"] == pytest.approx(np.std(per_fold))
+    assert f"3-fold CV accuracy {cv['accuracy_mean']:.4f} ± {cv['accuracy_std']:.4f}" in result.stdout
+
+
+def test_tokenizer_is_fitted_on_the_training_split_only():
+    rng = np.random.default_rng(0)
+    words = ["good", "bad", "food", "service", "place"]
+    train = [" ".join(rng.choice(words, 4)) for _ in range(20)]
+    labels = ["negative", "positive"] * 10
+    held = ["zebra food", "zebra zebra good", "bad zebra"]
+    outcome = fit_once(TrainConfig(epochs=1, min_freq=1), train, labels, held, labels[:3], held, labels[:3], quiet)
+    encoder = TextEncoder.from_str(outcome.tokenizer_json)
+    assert encoder.tokenizer.token_to_id("zebra") is None
+    assert encoder.tokenizer.token_to_id("food") is not None
+    assert encoder.encode_ragged(["zebra"]) == [[encoder.tokenizer.token_to_id(UNK_TOKEN)]]
+    assert outcome.model_info["vocab_size"] == encoder.vocab_size == 2 + len(words)
+
+
+def test_the_demo_run_tokenizer_is_the_one_fitted_on_its_train_split(demo_run):
+    config = TrainConfig.from_dict(json.loads((demo_run / "config.json").read_text()))
+    data = read_many(config.data, format="tabbed", label_map=parse_label_map(DEMO_LABEL_MAP))
+    parts = stratified_split(data.labels, config.val_fraction, config.test_fraction, config.seed)
+    refit = fit_encoder([data.texts[i] for i in parts["train"]], config.min_freq, config.max_length)
+    assert json.loads(refit.to_str()) == json.loads((demo_run / "tokenizer.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def yelp_stars_run(data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("stars") / "run"
+    config = TrainConfig(data=[str(data_dir / "yelp-10k" / "yelp.csv.zip")], text_column="text",
+                         label_column="stars", max_length=64, min_freq=5, epochs=2, out=str(out))
+    return train_run(config, log=quiet), out
+
+
+def test_multi_class_run_on_yelp_stars(yelp_stars_run):
+    outcome, out = yelp_stars_run
+    metrics = json.loads((out / "metrics.json").read_text())
+    model_info = json.loads((out / "model.json").read_text())
+    assert model_info["labels"] == sorted(YELP_STARS) and model_info["n_outputs"] == 5
+    assert sum(metrics["rows"].values()) == sum(YELP_STARS.values())
+    for split in ("val", "test"):
+        report = metrics[split]
+        assert report["labels"] == sorted(YELP_STARS)
+        matrix = np.array(report["confusion_matrix"])
+        assert matrix.shape == (5, 5) and matrix.sum() == report["n"] == metrics["rows"][split]
+        for label, count in YELP_STARS.items():
+            assert abs(report["per_label"][label]["support"] - 0.15 * count) <= 1  # stratified
+        assert report["accuracy"] > max(YELP_STARS.values()) / sum(YELP_STARS.values())  # beats the majority
+
+
+def test_multi_class_probabilities_are_a_softmax(yelp_stars_run):
+    outcome, out = yelp_stars_run
+    model = load_run_model(out)
+    encoder = TextEncoder.from_file(out / "tokenizer.json")
+    texts = json.loads((out / "heldout.json").read_text())["texts"][:64]
+    ids = torch.from_numpy(encoder.encode(texts))
+    with torch.no_grad():
+        probs = model.probabilities(ids)
+        logits = model(ids)
+    assert probs.shape == (64, 5)
+    torch.testing.assert_close(probs.sum(dim=1), torch.ones(64), atol=1e-6, rtol=0)
+    torch.testing.assert_close(probs, torch.softmax(logits, dim=1))
+    assert len(set(probs.argmax(dim=1).tolist())) > 1
+    # the multi-class loss is the cross-entropy of those probabilities
+    targets = torch.randint(0, 5, (64,))
+    expected = -torch.log(probs[torch.arange(64), targets]).mean()
+    assert float(loop.loss_fn(logits, targets)) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_checkpoint_reproduces_the_test_metrics(demo_run):
+    """Reload checkpoint + tokenizer, rebuild the test split, and get exactly the recorded report."""
+    config = TrainConfig.from_dict(json.loads((demo_run / "config.json").read_text()))
+    model = load_run_model(demo_run)
+    labels = json.loads((demo_run / "model.json").read_text())["labels"]
+    data = read_many(config.data, format="tabbed", label_map=parse_label_map(DEMO_LABEL_MAP))
+    rows = stratified_split(data.labels, config.val_fraction, config.test_fraction, config.seed)["test"]
+    encoder = TextEncoder.from_file(demo_run / "tokenizer.json")
+    test = EncodedSet.build(encoder.encode_ragged([data.texts[i] for i in rows]),
+                            np.array([labels.index(data.labels[i]) for i in rows]), CPU)
+    logits = evaluate_logits(model, test, config.batch_size * 4)
+    report = classification_report(test.targets.numpy(), (logits[:, 0] >= 0).long().numpy(), labels)
+    assert report == json.loads((demo_run / "metrics.json").read_text())["test"]
+    heldout = json.loads((demo_run / "heldout.json").read_text())["texts"]
+    assert heldout == [data.texts[i] for i in rows][:HELDOUT_SAMPLE]
+
+
+@pytest.fixture(scope="module")
+def test_data_run(data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("testdata") / "run"
+    uci = data_dir / "uci-sentences"
+    config = TrainConfig(data=[str(uci / "amazon_cells_labelled.txt")], test_data=[str(uci / "imdb_labelled.txt")],
+                         label_map=UCI_MAP, epochs=2, lr=0.01, out=str(out))
+    return config, train_run(config, log=quiet), out
+
+
+def test_separate_test_data_is_the_test_split(test_data_run, data_dir):
+    config, outcome, out = test_data_run
+    test_file = read_labeled(data_dir / "uci-sentences" / "imdb_labelled.txt", label_map=parse_label_map(UCI_MAP))
+    n_lines = len((data_dir / "uci-sentences" / "amazon_cells_labelled.txt").read_text().splitlines())
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["rows"]["test"] == metrics["test"]["n"] == len(test_file.texts)
+    assert metrics["rows"]["train"] + metrics["rows"]["val"] == n_lines  # no test rows taken from the data
+    assert abs(metrics["rows"]["val"] - config.val_fraction * n_lines) <= 2
+    heldout = json.loads((out / "heldout.json").read_text())["texts"]
+    assert heldout == test_file.texts[:HELDOUT_SAMPLE]
+
+
+def test_checkpoint_loads_into_a_fresh_model_with_identical_outputs(test_data_run):
+    _, outcome, out = test_data_run
+    fresh = load_run_model(out)
+    assert type(fresh) is type(outcome.model)
+    encoder = TextEncoder.from_file(out / "tokenizer.json")
+    texts = json.loads((out / "heldout.json").read_text())["texts"][:100] + ["", "zebra zebra", "great phone!"]
+    ids = torch.from_numpy(encoder.encode(texts))
+    with torch.no_grad():
+        assert torch.equal(fresh(ids), outcome.model.eval()(ids))
+        assert torch.equal(fresh.probabilities(ids), outcome.model.probabilities(ids))
+
+
+def test_an_existing_run_directory_needs_force(test_data_run, tmp_path):
+    config, outcome, _ = test_data_run
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(ReviewclfError, match="already exists; pass --force"):
+        train_run(TrainConfig(**{**config.to_dict(), "out": str(out)}), log=quiet)
+    with pytest.raises(ReviewclfError, match="already exists"):
+        write_run(out, config, outcome, force=False)
+    assert (out / "notes.txt").read_text() == "keep me"
+    write_run(out, config, outcome, force=True)
+    assert not (out / "notes.txt").exists() and (out / "checkpoint.pt").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    write_run(empty, config, outcome, force=False)  # an empty directory is fine
+    assert (empty / "metrics.json").exists()
+
+
+def test_a_failure_while_writing_leaves_no_run_directory(test_data_run, tmp_path, monkeypatch):
+    config, outcome, _ = test_data_run
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(plots, "plot_confusion", broken)
+    out = tmp_path / "runs" / "new"
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_run(out, config, outcome, force=False)
+    assert not out.exists()
+    assert list((tmp_path / "runs").iterdir()) == []  # no half-written temporary directory either
+    old = tmp_path / "runs" / "old"
+    old.mkdir()
+    (old / "checkpoint.pt").write_text("the previous run")
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_run(old, config, outcome, force=True)
+    assert (old / "checkpoint.pt").read_text() == "the previous run"  # replaced only once fully written
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["old"]
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, ["train", *args])
+
+
+def assert_one_line_error(result, contains: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # handled, not an exception escaping the command
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    assert result.stderr.rstrip("\n").splitlines()[-1] == errors[0]
+    assert contains in errors[0]
+    assert result.stdout == ""
+
+
+def test_cli_train_prints_the_summary_and_top_words(data_dir, tmp_path):
+    out = tmp_path / "run"
+    result = invoke(str(data_dir / "uci-sentences" / "amazon_cells_labelled.txt"), "--label-map", UCI_MAP,
+                    "--epochs", "2", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"run written to {out}"
+    for split in ("val", "test"):
+        m = metrics[split]
+        assert f"{split:<6} {m['n']:>7} {m['accuracy']:>9.4f} {m['macro_f1']:>9.4f}" in lines
+    assert f"best epoch {metrics['best_epoch']} of 2 (epochs)" in lines
+    top = {line.split(": ", 1)[0]: line.split(": ", 1)[1].split(", ") for line in lines if line.startswith("top words")}
+    assert set(top) == {"top words positive for positive", "top words negative for positive"}
+    model = load_run_model(out)
+    vocab = TextEncoder.from_file(out / "tokenizer.json").tokenizer.get_vocab()
+    weight = model.fc.weight.detach()[:, 0]
+    for name, words in top.items():
+        assert len(words) == 10 and PAD_TOKEN not in words and UNK_TOKEN not in words
+        sign = 1 if name.endswith("positive for positive") else -1
+        ranked = sorted(range(2, len(weight)), key=lambda i: -sign * float(weight[i]))
+        assert vocab[words[0]] == ranked[0]
+        assert all(sign * weight[vocab[w]] > 0 for w in words)
+    assert "epoch   1" in result.stderr  # progress goes to stderr, not into the summary
+
+
+def test_cli_errors_missing_file(tmp_path):
+    missing = tmp_path / "nope.txt"
+    assert_one_line_error(invoke(str(missing), "--out", str(tmp_path / "r")), "no such file")
+
+
+def test_cli_errors_unknown_column(data_dir, tmp_path):
+    result = invoke(str(data_dir / "yelp-10k" / "yelp.csv.zip"), "--text-column", "nope", "--out", str(tmp_path / "r"))
+    assert_one_line_error(result, "no column 'nope'")
+
+
+def test_cli_errors_label_map_leaving_one_label(data_dir, tmp_path):
+    result = invoke(str(data_dir / "uci-sentences" / "amazon_cells_labelled.txt"), "--label-map", "0=negative",
+                    "--out", str(tmp_path / "r"))
+    assert_one_line_error(result, "two labels")
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_errors_bad_augment(data_dir, tmp_path):
+    result = invoke(str(data_dir / "uci-sentences" / "amazon_cells_labelled.txt"), "--augment", "bogus=1",
+                    "--out", str(tmp_path / "r"))
+    assert_one_line_error(result, "unknown augmentation 'bogus=1'")
+
+
+def test_cli_errors_undecodable_bytes(data_dir, tmp_path):
+    folder = data_dir / "rt-polarity"
+    result = invoke(str(folder / "rt-polarity.neg"), str(folder / "rt-polarity.pos"), "--out", str(tmp_path / "r"))
+    assert_one_line_error(result, "latin-1")
+    assert "rt-polarity.neg:" in result.stderr  # names the file and line
+
+
+def test_cli_label_map_on_yelp_gives_the_polarity_counts(data_dir, tmp_path):
+    out = tmp_path / "run"
+    result = invoke(str(data_dir / "yelp-10k" / "yelp.csv.zip"), "--label-map", POLARITY, "--epochs", "1",
+                    "--max-length", "64", "--min-freq", "5", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    kept, dropped = sum(YELP_POLARITY.values()), YELP_STARS["3"]
+    assert f"{kept} rows kept, {dropped} dropped by --label-map" in result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert sum(metrics["rows"].values()) == kept
+    for split in ("val", "test"):
+        support = {label: m["support"] for label, m in metrics[split]["per_label"].items()}
+        assert set(support) == set(YELP_POLARITY)
+        for label, count in YELP_POLARITY.items():
+            assert abs(support[label] - 0.15 * count) <= 1
