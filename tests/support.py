@@ -5,6 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+POLARITY = "1=negative,2=negative,4=positive,5=positive"
+UCI_MAP = "0=negative,1=positive"
+# Counts from ../shared/data/yelp-10k/PROVENANCE.txt (verified there, not measured by this code).
+YELP_STARS = {"1": 749, "2": 927, "3": 1461, "4": 3526, "5": 3337}
+YELP_POLARITY = {"negative": 1676, "positive": 6863}
 
 
 def make_run(out: Path, **overrides: object) -> Path:

@@ -24,9 +24,7 @@ from reviewclf.io.labeled import (
 
 # The shared, read-only data sets live next to the project checkout: /work/shared/data for /work/main.
 from reviewclf.io.lines import DECODE_HINT
-from tests.support import DATA
-
-POLARITY = "1=negative,2=negative,4=positive,5=positive"
+from tests.support import DATA, POLARITY
 
 
 def write(path: Path, content: str | bytes) -> Path:

@@ -7,14 +7,13 @@ atomically, and an interrupt at any point leaves no temporary file."""
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
 import pytest
 
 from reviewclf.errors import ReviewclfError
-from reviewclf.io import atomic, lines
+from reviewclf.io import lines
 from reviewclf.io.prediction_io import InputReader
 
 
@@ -86,26 +85,3 @@ def test_csv_and_jsonl_rows_cross_block_boundaries(block: int, tmp_path: Path, m
     assert [(text, carried["id"]) for text, carried in read(records, block, monkeypatch)[0]] == [("a ✓", 1), ("b", 2)]
 
 
-def test_output_file_gets_the_umask_permissions_and_no_temporary_file_stays(tmp_path: Path):
-    out = tmp_path / "out.csv"
-    with atomic.open_output(str(out)) as stream:
-        stream.write("label\n")
-    mask = os.umask(0)
-    os.umask(mask)
-    assert out.stat().st_mode & 0o777 == 0o666 & ~mask
-    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
-
-
-def test_interrupt_just_after_the_temporary_file_is_created_leaves_nothing(tmp_path: Path,
-                                                                           monkeypatch: pytest.MonkeyPatch):
-    """Ctrl-C between the file's creation and its name reaching the cleanup (a window ``mkstemp`` had)."""
-    real_open = os.open
-
-    def open_then_interrupt(path, flags, mode=0o777):
-        os.close(real_open(path, flags, mode))
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, "open", open_then_interrupt)
-    with pytest.raises(KeyboardInterrupt), atomic.open_output(str(tmp_path / "out.csv")):
-        pass
-    assert list(tmp_path.iterdir()) == []

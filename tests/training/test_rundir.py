@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -103,33 +102,3 @@ def test_run_history_and_metrics(demo_run):
     assert float(history[metrics["best_epoch"] - 1]["val_acc"]) == pytest.approx(metrics["val"]["accuracy"])
 
 
-def test_staging_dir_is_removed_when_the_block_fails_and_readable_when_it_succeeds(tmp_path):
-    from reviewclf.io.atomic import replace_path, staging_dir
-
-    out = tmp_path / "run"
-    with pytest.raises(RuntimeError), staging_dir(out) as tmp:
-        (tmp / "half.json").write_text("{")
-        raise RuntimeError("failed mid-way")
-    assert list(tmp_path.iterdir()) == []
-    with staging_dir(out) as tmp:
-        (tmp / "done.json").write_text("{}")
-        replace_path(tmp, out)
-    assert [p.name for p in tmp_path.iterdir()] == ["run"]
-    assert out.stat().st_mode & 0o777 == 0o755
-
-
-def test_staging_dir_interrupted_just_after_it_is_made_leaves_nothing(tmp_path, monkeypatch):
-    """Ctrl-C between the directory's creation and its name reaching the cleanup (a window mkdtemp had)."""
-    from reviewclf.io.atomic import staging_dir
-
-    real_mkdir = os.mkdir
-
-    def mkdir_then_interrupt(path, *args, **kwargs):
-        real_mkdir(path, *args, **kwargs)
-        if os.path.basename(path).startswith(".run."):
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, "mkdir", mkdir_then_interrupt)
-    with pytest.raises(KeyboardInterrupt), staging_dir(tmp_path / "run"):
-        pass
-    assert list(tmp_path.iterdir()) == []
