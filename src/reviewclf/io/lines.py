@@ -16,6 +16,7 @@ import codecs
 import csv
 import json
 import re
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
@@ -31,6 +32,8 @@ CSV_FIELD_LIMIT = MAX_LINE_BYTES
 DECODE_HINT = "pass the file's encoding (--encoding, e.g. latin-1) or skip bad rows (--on-error skip)"
 BLOCK_BYTES = 1 << 20
 _LINE = re.compile(rb"[^\n]*\n")  # a line and its end, split on \n only (not on a lone \r)
+MAX_JSON_DEPTH = 100  # far below the interpreter's recursion limit, far above any real record's nesting
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # \uD800-\uDFFF: maybe half of a pair, checked then
 
 
 def check_options(encoding: str, on_error: str) -> None:
@@ -170,14 +173,57 @@ class LineSource:
             yield start, row
 
     def json_objects(self, lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, dict[str, Any]]]:
-        """JSON Lines: one object per non-blank line; bad JSON and non-objects are bad rows."""
+        """JSON Lines: one object per non-blank line; bad JSON and non-objects are bad rows (``parse_json``)."""
         for number, line in self.good_lines(lines):
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                self.bad(number, f"bad JSON ({exc.msg} at column {exc.colno})")
-                continue
-            if not isinstance(record, dict):
-                self.bad(number, f"expected a JSON object, found {type(record).__name__}")
+            record, problem = parse_json(line)
+            if problem is None and not isinstance(record, dict):
+                problem = f"expected a JSON object, found {type(record).__name__}"
+            if problem is not None:
+                self.bad(number, problem)
                 continue
             yield number, record
+
+
+def parse_json(line: str) -> tuple[Any, str | None]:
+    """One JSON value and ``None``, or ``None`` and why the line is a bad row.
+
+    Besides malformed JSON, a bad row is one Python's parser gives up on (nesting past the interpreter's
+    recursion limit, an integer past its digit limit) and one the later steps would trip over: nesting
+    deeper than ``MAX_JSON_DEPTH`` (writing it back out recurses too) or a ``\\u`` escape that decodes to
+    half a surrogate pair (no UTF-8 output or tokenizer takes one).
+    """
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, f"bad JSON ({exc.msg} at column {exc.colno})"
+    except RecursionError:
+        return None, f"bad JSON (nested deeper than {MAX_JSON_DEPTH} levels)"
+    except ValueError:  # the only other one json raises: an integer longer than the interpreter converts
+        return None, f"bad JSON (a number longer than {sys.get_int_max_str_digits()} digits)"
+    if line.count("[") + line.count("{") > MAX_JSON_DEPTH and _deeper_than(value, MAX_JSON_DEPTH):
+        return None, f"bad JSON (nested deeper than {MAX_JSON_DEPTH} levels)"
+    if _SURROGATE_ESCAPE.search(line) and _has_lone_surrogate(value):
+        return None, "bad JSON (a \\u escape gives half of a surrogate pair, not a character)"
+    return value, None
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than ``limit``, found without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -1,0 +1,73 @@
+"""Hostile input files end to end: each is refused by ``predict`` and ``evaluate`` (and ``train`` where it reads
+the file) with exit 1 and exactly one ``error: FILE:LINE: ...`` line on stderr, no traceback, no output file,
+and the input left as it was; or, with ``--on-error skip``, read with the bad row counted."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from reviewclf.cli import main
+
+
+def invoke(*args: object) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "directory"
+
+
+def refused(*args: object, source: Path) -> str:
+    """Run a command that must refuse ``source``; return its one error line (without ``error: ``).
+
+    With ``-o`` in ``args`` the output must not exist afterwards, and nothing else may appear beside it.
+    """
+    output = Path(args[args.index("-o") + 1]) if "-o" in args else None
+    before = digest(source), sorted(output.parent.iterdir()) if output else None
+    result = invoke(*args)
+    assert result.exit_code == 1, result.output
+    said = result.stderr.splitlines()
+    assert len(said) == 1 and said[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    if output is not None:
+        assert not output.exists()
+    assert (digest(source), sorted(output.parent.iterdir()) if output else None) == before
+    return said[0][len("error: "):]
+
+
+def skipped(*args: object) -> Result:
+    result = invoke(*args, "--on-error", "skip")
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def jsonl(path: Path, middle: str) -> Path:
+    path.write_text('{"text": "good food", "label": "positive"}\n' + middle + "\n"
+                    '{"text": "cold soup", "label": "negative"}\n', encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------------------------------- JSONL
+
+
+def test_deeply_nested_jsonl_line(demo_bundle: Path, tmp_path: Path):
+    source = jsonl(tmp_path / "in.jsonl", "[" * 100_000)
+    out = tmp_path / "out.csv"
+    expected = f"{source}:2: bad JSON (nested deeper than 100 levels)"
+    assert refused("predict", demo_bundle, source, "-o", out, source=source) == expected
+    assert refused("evaluate", demo_bundle, source, source=source) == expected
+    assert skipped("predict", demo_bundle, source, "-o", out).stderr == "1 bad rows skipped\n"
+    assert out.read_text().count("\n") == 3
+    assert "1 bad rows skipped" in skipped("evaluate", demo_bundle, source).stderr
+
+
+def test_jsonl_integer_past_the_digit_limit(demo_bundle: Path, tmp_path: Path):
+    source = jsonl(tmp_path / "in.jsonl", '{"text": "big", "label": "positive", "id": ' + "7" * 5000 + "}")
+    out = tmp_path / "out.jsonl"
+    expected = f"{source}:2: bad JSON (a number longer than 4300 digits)"
+    assert refused("predict", demo_bundle, source, "-o", out, source=source) == expected
+    assert refused("evaluate", demo_bundle, source, source=source) == expected
+    assert skipped("predict", demo_bundle, source, "-o", out).stderr == "1 bad rows skipped\n"

@@ -1,0 +1,65 @@
+"""Hostile input files read by both readers on the line core: the labeled readers (``train``, ``evaluate``)
+and the prediction input reader (``predict``) must give the same one-line error naming the file and line,
+or skip and count the bad row, for every file below. Files are generated in ``tmp_path``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reviewclf.errors import ReviewclfError
+from reviewclf.io.labeled import read_labeled
+from reviewclf.io.prediction_io import InputReader
+
+READERS = ["labeled", "predict"]
+
+
+def texts(reader: str, path: Path, **options: object) -> tuple[list[str], int]:
+    """The texts one reader gives for ``path`` and how many bad rows it skipped."""
+    if reader == "labeled":
+        data = read_labeled(path, **options)
+        return data.texts, data.skipped
+    source = InputReader([str(path)], **options)
+    return [text for group in source for text in group.texts], source.skipped
+
+
+def error(reader: str, path: Path, **options: object) -> str:
+    with pytest.raises(ReviewclfError) as caught:
+        texts(reader, path, **options)
+    return str(caught.value)
+
+
+def jsonl(path: Path, *middle: str) -> Path:
+    """A JSONL file of a good review, the ``middle`` lines, and another good review."""
+    good = ['{"text": "good food", "label": "positive"}', '{"text": "cold soup", "label": "negative"}']
+    path.write_text("\n".join([good[0], *middle, good[1]]) + "\n", encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------------------------------------- JSONL
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize(("line", "problem"), [
+    pytest.param("[" * 100_000, "nested deeper than 100 levels", id="past-the-recursion-limit"),
+    pytest.param('{"text": "deep", "label": "positive", "x": ' + "[" * 101 + "]" * 101 + "}",
+                 "nested deeper than 100 levels", id="past-our-depth-limit"),
+    pytest.param('{"text": "big", "label": "positive", "n": ' + "9" * 5000 + "}",
+                 "a number longer than 4300 digits", id="5000-digit-integer"),
+    pytest.param('{"text": "half \\ud800 pair", "label": "positive"}', "half of a surrogate pair",
+                 id="lone-surrogate"),
+])
+def test_jsonl_lines_the_parser_or_the_output_cannot_take_are_bad_rows(reader: str, line: str, problem: str,
+                                                                        tmp_path: Path):
+    path = jsonl(tmp_path / "in.jsonl", line)
+    message = error(reader, path)
+    assert message.startswith(f"{path}:2: bad JSON (") and problem in message
+    assert texts(reader, path, on_error="skip") == (["good food", "cold soup"], 1)
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_jsonl_nesting_to_the_limit_and_surrogate_pairs_are_fine(reader: str, tmp_path: Path):
+    nested = "[" * 99 + "]" * 99  # inside an object: 100 levels
+    path = jsonl(tmp_path / "in.jsonl", f'{{"text": "pizza \\ud83c\\udf55", "label": "positive", "x": {nested}}}')
+    assert texts(reader, path)[0] == ["good food", "pizza 🍕", "cold soup"]
