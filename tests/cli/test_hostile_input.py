@@ -71,3 +71,19 @@ def test_jsonl_integer_past_the_digit_limit(demo_bundle: Path, tmp_path: Path):
     assert refused("predict", demo_bundle, source, "-o", out, source=source) == expected
     assert refused("evaluate", demo_bundle, source, source=source) == expected
     assert skipped("predict", demo_bundle, source, "-o", out).stderr == "1 bad rows skipped\n"
+
+
+# --------------------------------------------------------------------------------------------------- CSV
+
+
+def test_unterminated_quote_is_refused_even_under_skip(demo_bundle: Path, tmp_path: Path):
+    source = tmp_path / "in.csv"
+    source.write_text('label,text\npositive,good food\nnegative,"cold soup\npositive,nice\n', encoding="utf-8")
+    out = tmp_path / "out.csv"
+    expected = (f"{source}:3: a quoted field in the row starting here never closes "
+                "(the rest of the file would be one field)")
+    for policy in ("raise", "skip"):
+        assert refused("predict", demo_bundle, source, "-o", out, "--on-error", policy, source=source) == expected
+        assert refused("evaluate", demo_bundle, source, "--on-error", policy, source=source) == expected
+        assert refused("train", source, "--out", tmp_path / "run", "--on-error", policy, source=source) == expected
+    assert not (tmp_path / "run").exists()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from reviewclf.errors import ReviewclfError
+from reviewclf.io import lines
 from reviewclf.io.labeled import read_labeled
 from reviewclf.io.prediction_io import InputReader
 
@@ -63,3 +64,38 @@ def test_jsonl_nesting_to_the_limit_and_surrogate_pairs_are_fine(reader: str, tm
     nested = "[" * 99 + "]" * 99  # inside an object: 100 levels
     path = jsonl(tmp_path / "in.jsonl", f'{{"text": "pizza \\ud83c\\udf55", "label": "positive", "x": {nested}}}')
     assert texts(reader, path)[0] == ["good food", "pizza 🍕", "cold soup"]
+
+
+# --------------------------------------------------------------------------------------------- CSV quotes
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize("on_error", ["raise", "skip"])
+@pytest.mark.parametrize(("name", "content"), [
+    pytest.param("in.csv", 'text,label\ngood food,positive\n"cold soup,negative\nnice,positive\n', id="ragged"),
+    pytest.param("in.csv", 'label,text\npositive,good food\nnegative,"cold soup\npositive,nice\n', id="last-field"),
+    pytest.param("in.tsv", 'label\ttext\npositive\tgood food\nnegative\t"cold soup', id="tsv-no-line-end"),
+])
+def test_a_quote_that_never_closes_is_refused_at_its_row_even_under_skip(reader: str, on_error: str, name: str,
+                                                                         content: str, tmp_path: Path):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    assert error(reader, path, on_error=on_error) == (
+        f"{path}:3: a quoted field in the row starting here never closes (the rest of the file would be one field)")
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_a_quoted_field_past_the_field_limit_is_refused_at_its_row(reader: str, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(lines, "CSV_FIELD_LIMIT", 2 << 20)
+    path = tmp_path / "in.csv"
+    path.write_text('text,label\ngood,positive\n"' + "never closed\n" * 200_000 + 'x",negative\n', encoding="utf-8")
+    assert error(reader, path, on_error="skip") == (
+        f"{path}:3: a quoted field in the row starting here runs past 2 MB (a quote that never closes?)")
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_quoted_fields_that_close_are_fine_up_to_the_last_byte(reader: str, tmp_path: Path):
+    path = tmp_path / "in.csv"
+    path.write_text('text,label\n"good\nfood",positive\n"a ""quoted""\nword",negative', encoding="utf-8")
+    assert texts(reader, path)[0] == ["good\nfood", 'a "quoted"\nword']

@@ -156,10 +156,13 @@ class LineSource:
         """Rows of a delimited file with the line each starts on (quoted fields may span lines).
 
         A malformed row is bad; rows holding a marked line are left to the caller, which may treat a
-        header differently.
+        header differently. A quote that never closes is refused even under ``on_error="skip"``: it
+        swallows the rest of the file (or ``CSV_FIELD_LIMIT`` of it) into one field, and no row after it
+        can be trusted to start where it seems to.
         """
         csv.field_size_limit(CSV_FIELD_LIMIT)
-        reader = csv.reader((line for _, line in lines), delimiter=delimiter)
+        ended: list[bool] = []
+        reader = csv.reader(_csv_lines(lines, ended), delimiter=delimiter)
         kind = "TSV" if delimiter == "\t" else "CSV"
         while True:
             start = reader.line_num + 1
@@ -168,8 +171,15 @@ class LineSource:
             except StopIteration:
                 return
             except csv.Error as exc:
+                if "field limit" in str(exc):
+                    raise located(self.path, start, f"a quoted field in the row starting here runs past "
+                                                    f"{CSV_FIELD_LIMIT // (1024 * 1024)} MB "
+                                                    f"(a quote that never closes?)") from None
                 self.bad(reader.line_num, f"bad {kind} row ({exc})")
                 continue
+            if ended:  # the file ended before the row did, which only an open quote allows
+                raise located(self.path, start, "a quoted field in the row starting here never closes "
+                                                "(the rest of the file would be one field)") from None
             yield start, row
 
     def json_objects(self, lines: Iterable[tuple[int, str]]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -182,6 +192,20 @@ class LineSource:
                 self.bad(number, problem)
                 continue
             yield number, record
+
+
+def _csv_lines(lines: Iterable[tuple[int, str]], ended: list[bool]) -> Iterator[str]:
+    """The text of numbered lines for ``csv.reader``, a line end after the last, and ``ended`` set after that.
+
+    The reader ends a row at a line end outside quotes, so a row that it ends only once the lines have
+    run out was still inside a quoted field.
+    """
+    line = "\n"
+    for _, line in lines:
+        yield line
+    if not line.endswith("\n"):
+        yield "\n"
+    ended.append(True)
 
 
 def parse_json(line: str) -> tuple[Any, str | None]:
