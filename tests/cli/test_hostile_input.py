@@ -87,3 +87,12 @@ def test_unterminated_quote_is_refused_even_under_skip(demo_bundle: Path, tmp_pa
         assert refused("evaluate", demo_bundle, source, "--on-error", policy, source=source) == expected
         assert refused("train", source, "--out", tmp_path / "run", "--on-error", policy, source=source) == expected
     assert not (tmp_path / "run").exists()
+
+
+def test_duplicated_header_name_reads_the_same_to_every_command(demo_bundle: Path, tmp_path: Path):
+    source = tmp_path / "in.csv"
+    source.write_text("text,label,text\ngood food,positive,cold soup\n", encoding="utf-8")
+    expected = f"{source}:1: duplicate column names in the header: text"
+    assert refused("predict", demo_bundle, source, "-o", tmp_path / "out.csv", source=source) == expected
+    assert refused("evaluate", demo_bundle, source, "--on-error", "skip", source=source) == expected
+    assert refused("train", source, "--out", tmp_path / "run", source=source) == expected

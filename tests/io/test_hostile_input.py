@@ -99,3 +99,36 @@ def test_quoted_fields_that_close_are_fine_up_to_the_last_byte(reader: str, tmp_
     path = tmp_path / "in.csv"
     path.write_text('text,label\n"good\nfood",positive\n"a ""quoted""\nword",negative', encoding="utf-8")
     assert texts(reader, path)[0] == ["good\nfood", 'a "quoted"\nword']
+
+
+# ----------------------------------------------------------------------------------------------- headers
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize("on_error", ["raise", "skip"])
+def test_a_duplicated_column_name_that_is_read_is_refused(reader: str, on_error: str, tmp_path: Path):
+    path = tmp_path / "in.csv"
+    path.write_text("text,label,text\ngood food,positive,cold soup\n", encoding="utf-8")
+    assert error(reader, path, on_error=on_error) == f"{path}:1: duplicate column names in the header: text"
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_two_names_that_differ_only_in_case_are_refused_unless_one_is_named(reader: str, tmp_path: Path):
+    path = tmp_path / "in.csv"
+    path.write_text("Text,TEXT,label\ngood food,cold soup,positive\n", encoding="utf-8")
+    assert error(reader, path) == (
+        f"{path}:1: columns 'Text', 'TEXT' differ only in case; name one exactly with --text-column")
+    assert texts(reader, path, text_column="TEXT")[0] == ["cold soup"]
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_an_unreadable_header_is_refused_even_under_skip(reader: str, tmp_path: Path):
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"te\xffxt,label\ngood food,positive\n")
+    assert error(reader, path, on_error="skip").startswith(f"{path}:1: cannot decode byte 0xff (column 3)")
+
+
+def test_the_labeled_readers_ignore_a_duplicated_name_they_do_not_read(tmp_path: Path):
+    path = tmp_path / "in.csv"
+    path.write_text("text,label,,\ngood food,positive,,\n", encoding="utf-8")  # a spreadsheet's empty columns
+    assert read_labeled(path).texts == ["good food"]

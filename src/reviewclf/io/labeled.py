@@ -30,7 +30,7 @@ from ..errors import ReviewclfError, located
 from .label_map import lookup_label
 from .lines import LineSource, check_options
 from .opener import inner_name, open_input, read_errors
-from .records import TEXT_COLUMNS, require_column
+from .records import TEXT_COLUMNS, refuse_duplicates, require_column
 
 
 def _read_errors(path: Path):  # noqa: ANN202
@@ -160,21 +160,23 @@ def _read_csv(job: _Job, *, delimiter: str = ",", need_split: bool = False) -> N
     header: list[str] | None = None
     text_at = label_at = split_at = -1
     for start, row in job.csv_rows(_lines(job), delimiter):
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue
-        if header is None:
-            header = [name.strip() for name in row]
-            text_at = require_column(job.path, 1, header, job.text_column, TEXT_COLUMNS, "text")
-            label_at = require_column(job.path, 1, header, job.label_column, LABEL_COLUMNS, "label")
+        blank = not row or (len(row) == 1 and not row[0].strip())
+        if header is None and (not blank or job.last_bad_line >= start):
+            header = job.header(start, row)
+            text_at = require_column(job.path, start, header, job.text_column, TEXT_COLUMNS, "text")
+            label_at = require_column(job.path, start, header, job.label_column, LABEL_COLUMNS, "label")
             folded = [name.lower() for name in header]
             if "split" in folded:
                 split_at = folded.index("split")
+                refuse_duplicates(job.path, start, header, [header[split_at]])
                 job.has_splits = True
             elif need_split:
-                raise located(job.path, 1, f"no 'split' column; the columns are: {', '.join(header)}")
+                raise located(job.path, start, f"no 'split' column; the columns are: {', '.join(header)}")
             continue
         if job.last_bad_line >= start:
-            job.bad(start, "undecodable bytes")
+            job.bad(start, "bad line")
+            continue
+        if blank or header is None:
             continue
         if len(row) != len(header):
             job.bad(start, f"expected {len(header)} fields, found {len(row)}")
@@ -193,10 +195,10 @@ def _read_zhang(job: _Job) -> None:
     with a space.
     """
     for start, row in job.csv_rows(_lines(job), ","):
-        if not row:
-            continue
         if job.last_bad_line >= start:
-            job.bad(start, "undecodable bytes")
+            job.bad(start, "bad line")
+            continue
+        if not row:
             continue
         if len(row) not in (2, 3):
             job.bad(start, f"expected 2 or 3 fields (class, text), found {len(row)}")

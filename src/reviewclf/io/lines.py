@@ -63,6 +63,7 @@ class LineSource:
     on_error: str
     skipped: int = 0
     last_bad_line: int = 0  # the latest line marked bad (only under on_error="skip")
+    last_bad_message: str = ""  # and why
     bytes_read: int = 0
     overlong: set[int] = field(default_factory=set)
 
@@ -76,7 +77,14 @@ class LineSource:
         """A bad line: raise a located error, or remember it so that the row holding it is skipped."""
         if self.on_error == "raise":
             raise located(self.path, line, message) from None
-        self.last_bad_line = line
+        self.last_bad_line, self.last_bad_message = line, message
+
+    def header(self, start: int, row: list[str]) -> list[str]:
+        """A header row's column names. A marked line in it is refused even under ``on_error="skip"``: every
+        row is read through the header, so none could be trusted."""
+        if self.last_bad_line >= start:
+            raise located(self.path, self.last_bad_line, self.last_bad_message) from None
+        return [name.strip() for name in row]
 
     def blocks(self, stream: IO[bytes]) -> Iterator[list[bytes]]:
         """The byte lines (ends kept) of each block read; a line longer than ``MAX_LINE_BYTES`` is drained,

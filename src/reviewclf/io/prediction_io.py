@@ -37,7 +37,7 @@ import numpy as np
 from ..errors import ReviewclfError, located
 from .lines import LineSource, check_options, strip_line_end
 from .opener import STDIO, display_name, open_input, read_errors
-from .records import TEXT_COLUMNS, require_column
+from .records import TEXT_COLUMNS, refuse_duplicates, require_column
 
 if TYPE_CHECKING:  # a type only: the I/O floor does not import the runtime
     from ..runtime.predictor import Scores
@@ -202,16 +202,15 @@ class InputReader:
         header: list[str] | None = None
         text_at = -1
         for start, row in file.csv_rows(lines, delimiter):
+            if header is None and (row or file.last_bad_line >= start):
+                header = file.header(start, row)
+                refuse_duplicates(file.path, start, header, header)  # every column is carried to the output
+                text_at = require_column(file.path, start, header, self.text_column, TEXT_COLUMNS, "text")
+                continue
             if file.last_bad_line >= start:
-                if header is None:
-                    raise located(file.path, start, "the header line is unreadable")
                 file.bad(start, "bad line")
                 continue
-            if not row or (header is not None and len(header) > 1 and row == [""]):
-                continue
-            if header is None:
-                header = _header(file, row)
-                text_at = require_column(file.path, start, header, self.text_column, TEXT_COLUMNS, "text")
+            if header is None or not row or (len(header) > 1 and row == [""]):
                 continue
             if len(row) != len(header):
                 file.bad(start, f"expected {len(header)} fields, found {len(row)}")
@@ -223,14 +222,6 @@ class InputReader:
         if self.include_text:
             return record
         return {k: v for k, v in record.items() if k != text_key}
-
-
-def _header(file: _File, row: list[str]) -> list[str]:
-    header = [name.strip() for name in row]
-    duplicates = sorted({name for name in header if header.count(name) > 1})
-    if duplicates:
-        raise located(file.path, 1, f"duplicate column names in the header: {', '.join(duplicates)}")
-    return header
 
 
 # -------------------------------------------------------------------------------------------------- output
