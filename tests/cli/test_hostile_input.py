@@ -5,6 +5,7 @@ and the input left as it was; or, with ``--on-error skip``, read with the bad ro
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -96,3 +97,39 @@ def test_duplicated_header_name_reads_the_same_to_every_command(demo_bundle: Pat
     assert refused("predict", demo_bundle, source, "-o", tmp_path / "out.csv", source=source) == expected
     assert refused("evaluate", demo_bundle, source, "--on-error", "skip", source=source) == expected
     assert refused("train", source, "--out", tmp_path / "run", source=source) == expected
+
+
+# ------------------------------------------------------------------------------------- encodings, line ends
+
+SENTENCES = ["Great food, lovely staff.", "Cold soup and a rude waiter.", "Best pizza in town 🍕"]
+LABELED = "".join(f"{text}\t{label}\n" for text, label in zip(SENTENCES, ["1", "0", "1"]))
+
+
+def test_utf16_file_is_named_in_every_command_and_read_with_its_encoding(demo_bundle: Path, tmp_path: Path):
+    plain, wide = tmp_path / "plain_labelled.txt", tmp_path / "wide_labelled.txt"
+    plain.write_text(LABELED, encoding="utf-8")
+    wide.write_bytes(LABELED.encode("utf-16"))
+    expected = f"{wide}: the file is UTF-16 (it starts with a UTF-16 byte-order mark); pass --encoding utf-16"
+    for policy in ("raise", "skip"):
+        assert refused("predict", demo_bundle, wide, "-o", tmp_path / "out.csv", "--on-error", policy,
+                       source=wide) == expected
+        assert refused("evaluate", demo_bundle, wide, "--on-error", policy, source=wide) == expected
+        assert refused("train", wide, "--out", tmp_path / "run", "--on-error", policy, source=wide) == expected
+    labels = ("--label-map", "0=negative,1=positive")
+    assert (invoke("evaluate", demo_bundle, wide, *labels, "--encoding", "utf-16").stdout
+            == invoke("evaluate", demo_bundle, plain, *labels).stdout)
+    assert (invoke("predict", demo_bundle, wide, "--encoding", "utf-16", "--include-text").stdout
+            == invoke("predict", demo_bundle, plain, "--include-text").stdout)
+
+
+def test_classic_mac_line_ends_give_one_output_row_per_line(demo_bundle: Path, tmp_path: Path):
+    plain, mac = tmp_path / "plain.txt", tmp_path / "mac.txt"
+    plain.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    mac.write_text("\r".join(SENTENCES) + "\r", encoding="utf-8", newline="")
+    out = invoke("predict", demo_bundle, mac, "--include-text").stdout
+    assert out.count("\n") == 1 + len(SENTENCES)
+    assert out == invoke("predict", demo_bundle, plain, "--include-text").stdout
+    labeled_mac = tmp_path / "mac_labelled.txt"
+    labeled_mac.write_text(LABELED.replace("\n", "\r"), encoding="utf-8", newline="")
+    report = invoke("evaluate", demo_bundle, labeled_mac, "--label-map", "0=negative,1=positive", "--json").stdout
+    assert json.loads(report)["n"] == len(SENTENCES)

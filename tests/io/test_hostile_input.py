@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reviewclf.errors import ReviewclfError
-from reviewclf.io import lines
+from reviewclf.io import byte_stream, lines
 from reviewclf.io.labeled import read_labeled
 from reviewclf.io.prediction_io import InputReader
 
@@ -132,3 +132,82 @@ def test_the_labeled_readers_ignore_a_duplicated_name_they_do_not_read(tmp_path:
     path = tmp_path / "in.csv"
     path.write_text("text,label,,\ngood food,positive,,\n", encoding="utf-8")  # a spreadsheet's empty columns
     assert read_labeled(path).texts == ["good food"]
+
+
+# ----------------------------------------------------------------------------------- UTF-16 and UTF-32
+
+CSV_TEXT = 'text,label\ngood food,positive\n"é ✓ 🍕, and\na second line",negative\ncold soup,negative\n'
+CSV_TEXTS = ["good food", "é ✓ 🍕, and\na second line", "cold soup"]
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize("on_error", ["raise", "skip"])
+@pytest.mark.parametrize(("codec", "name"), [("utf-16", "UTF-16"), ("utf-16-be", "UTF-16"), ("utf-32", "UTF-32")])
+def test_a_utf16_or_utf32_file_read_as_another_encoding_is_refused(reader: str, on_error: str, codec: str,
+                                                                  name: str, tmp_path: Path):
+    path = tmp_path / "in.csv"
+    path.write_bytes(("\ufeff" + CSV_TEXT).encode(codec))  # as Windows tools save "Unicode" text
+    expected = f"{path}: the file is {name} (it starts with a {name} byte-order mark); pass --encoding {name.lower()}"
+    assert error(reader, path, on_error=on_error) == expected
+    assert error(reader, path, on_error=on_error, encoding="latin-1") == expected
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize("block", [1, 3, 1 << 20])
+@pytest.mark.parametrize("codec", ["utf-16", "utf-32", "utf-16-le"])
+def test_a_utf16_or_utf32_file_is_read_when_the_encoding_says_so(reader: str, block: int, codec: str,
+                                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(lines, "BLOCK_BYTES", block)  # blocks that split characters and surrogate pairs
+    path = tmp_path / "in.csv"
+    path.write_bytes(CSV_TEXT.encode(codec))
+    assert texts(reader, path, encoding=codec) == (CSV_TEXTS, 0)
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_an_undecodable_utf16_sequence_names_its_line_even_under_skip(reader: str, tmp_path: Path):
+    path = tmp_path / "in.csv"
+    path.write_bytes(CSV_TEXT.encode("utf-16") + "bad".encode("utf-16-le") + b"\x00\xd8,\x00x\x00\n\x00")
+    assert error(reader, path, encoding="utf-16", on_error="skip") == (
+        f"{path}:6: cannot decode the bytes as utf-16 (illegal UTF-16 surrogate); is the file in another encoding?")
+
+
+# ------------------------------------------------------------------------------------------- line ends
+
+
+@pytest.mark.parametrize("block", [1, 2, 5, 1 << 20])
+def test_classic_mac_line_ends_give_a_row_per_line_the_user_sees(block: int, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(lines, "BLOCK_BYTES", block)
+    reviews = tmp_path / "in.txt"
+    reviews.write_bytes(b"good food\rcold soup\r\rnice\rlast")
+    assert texts("predict", reviews) == (["good food", "cold soup", "", "nice", "last"], 0)
+    table = tmp_path / "in.csv"
+    table.write_bytes(b'text,label\rgood food,positive\r"two\rlines",negative\rcaf\xe9,negative\r')
+    for reader in READERS:
+        assert error(reader, table).startswith(f"{table}:5: cannot decode byte 0xe9")
+        assert texts(reader, table, on_error="skip") == (["good food", "two\nlines"], 1)
+
+
+@pytest.mark.parametrize("block", [1, 2, 5, 1 << 20])
+def test_after_cr_line_ends_a_crlf_is_one_line_end_where_a_block_splits_it(block: int, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(lines, "BLOCK_BYTES", block)
+    monkeypatch.setattr(byte_stream, "PEEK_BYTES", 16)  # the CRLF comes after the bytes that decide
+    reviews = tmp_path / "in.txt"
+    reviews.write_bytes(b"good food\rcold soup\r\rnice\r\nlast\n")
+    assert texts("predict", reviews) == (["good food", "cold soup", "", "nice", "last"], 0)
+
+
+def test_a_cr_before_the_first_lf_of_a_long_first_line_does_not_change_the_line_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(byte_stream, "PEEK_BYTES", 18)  # the bytes that decide end with the first CR
+    reviews = tmp_path / "in.txt"
+    reviews.write_bytes(b"a long first line\r\nsecond\rstill second\n")
+    assert texts("predict", reviews) == (["a long first line", "second\rstill second"], 0)
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_a_lone_cr_inside_a_line_of_a_file_with_lf_line_ends_is_text(reader: str, tmp_path: Path):
+    path = tmp_path / "in.csv"
+    path.write_bytes(b'text,label\n"a\rb",positive\n"c\r\nd",negative\n')
+    assert texts(reader, path)[0] == ["a\rb", "c\r\nd"]

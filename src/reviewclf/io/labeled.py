@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import ReviewclfError, located
 from .label_map import lookup_label
-from .lines import LineSource, check_options
+from .lines import LineSource, check_options, strip_line_end
 from .opener import inner_name, open_input, read_errors
 from .records import TEXT_COLUMNS, refuse_duplicates, require_column
 
@@ -97,7 +97,7 @@ _ZHANG_START = re.compile(r'^"\d+","')
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
-def detect_format(path: Path) -> str:
+def detect_format(path: Path, encoding: str = "utf-8") -> str:
     """Guess a file's format from its name and its first non-empty line (after unpacking .zip/.gz).
 
     In order:
@@ -127,9 +127,9 @@ def detect_format(path: Path) -> str:
         if suffix in LINES_SUFFIXES:
             return "lines"
         first = ""
-        with open_input(path) as (stream, _):
-            for raw in stream:
-                first = raw.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r\n")
+        with open_input(path) as (stream, _):  # read as the reader will: capped, recoded, line ends mended
+            for _, line in LineSource(path, encoding, "skip").lines(stream):
+                first = strip_line_end(line)
                 if first.strip():
                     break
         if first.startswith(_FASTTEXT_PREFIX):
@@ -337,7 +337,7 @@ def read_labeled(
     """
     path = Path(path)
     check_options(encoding, on_error)
-    fmt = (format or detect_format(path)).lower()
+    fmt = (format or detect_format(path, encoding)).lower()
     if fmt not in _READERS:
         raise ReviewclfError(f"unknown format {format!r}; the formats are: {', '.join(FORMATS)}")
     job = _Job(path, encoding, on_error, text_column=text_column, label_column=label_column, label_map=label_map)

@@ -4,7 +4,8 @@ Every bad byte or row of a user file must become a one-line ``ReviewclfError`` n
 under ``on_error="skip"``, a counted skip; doing it here once gives every command the same words for it.
 
 * Lines are split on ``\\n`` bytes only, so a character such as U+0085 (NEL) never splits a line, and an
-  undecodable byte names its line. A UTF-8 byte-order mark on line 1 is dropped.
+  undecodable byte names its line. A UTF-8 byte-order mark on line 1 is dropped. The bytes come through
+  ``byte_stream.ByteStream`` first: UTF-16/32 is recoded (or refused), classic Mac line ends are mended.
 * One line is capped at ``MAX_LINE_BYTES`` so a file with no line breaks cannot exhaust memory.
 * A bad *line* (undecodable, NUL, too long) raises at once, or is remembered in ``last_bad_line`` so that the
   row holding it is skipped: a CSV row may span lines, so the line and the row are told apart.
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import OptionError, located
+from .byte_stream import ByteStream
 
 MAX_LINE_BYTES = 10 * 1024 * 1024  # one line longer than this is refused; long reviews are far shorter
 # The longest CSV field accepted (csv's default, 128 KiB, is shorter than some reviews); the csv module keeps
@@ -65,6 +67,7 @@ class LineSource:
     last_bad_line: int = 0  # the latest line marked bad (only under on_error="skip")
     last_bad_message: str = ""  # and why
     bytes_read: int = 0
+    line_encoding: str = ""  # what the line splitter gives (UTF-8 where ByteStream recodes); set by blocks
     overlong: set[int] = field(default_factory=set)
 
     def bad(self, line: int | None, message: str) -> None:
@@ -90,12 +93,13 @@ class LineSource:
         """The byte lines (ends kept) of each block read; a line longer than ``MAX_LINE_BYTES`` is drained,
         noted in ``overlong`` and given as an empty line, which keeps line numbers and a CSV reader in step.
 
-        ``read1`` returns what a pipe holds instead of waiting for a whole block.
+        The bytes come through ``ByteStream``: UTF-16/32 recoded (or refused), classic Mac line ends mended.
         """
-        read = getattr(stream, "read1", stream.read)
+        source = ByteStream(stream, self.path, self.encoding, BLOCK_BYTES)
+        self.line_encoding = source.line_encoding
         number, partial, draining = 0, b"", False
-        while block := read(BLOCK_BYTES):
-            self.bytes_read += len(block)
+        while block := source.read(BLOCK_BYTES):
+            self.bytes_read = source.raw_bytes
             data = partial + block
             end = data.rfind(b"\n") + 1
             lines, partial = _LINE.findall(data, 0, end), data[end:]
@@ -117,6 +121,7 @@ class LineSource:
             number += len(lines)
             if lines:
                 yield lines
+        self.bytes_read = source.raw_bytes
         if partial and not draining:
             yield [partial]
 
@@ -133,11 +138,11 @@ class LineSource:
         """
         for number, raw in enumerate(raw_lines, first):
             try:
-                text = raw.decode(self.encoding)
+                text = raw.decode(self.line_encoding)
             except UnicodeDecodeError as exc:
                 self.mark(number, f"cannot decode byte 0x{raw[exc.start]:02x} (column {exc.start + 1}) as "
                                   f"{self.encoding}; {DECODE_HINT}")
-                text = raw.decode(self.encoding, "replace")
+                text = raw.decode(self.line_encoding, "replace")
             if number in self.overlong:
                 self.mark(number, f"line longer than {MAX_LINE_BYTES // (1024 * 1024)} MB")
             elif "\x00" in text:

@@ -174,7 +174,7 @@ class InputReader:
         if file.overlong and max(file.overlong) > before:
             return None
         try:
-            texts = [raw.decode(self.encoding) for raw in raw_lines]
+            texts = [raw.decode(file.line_encoding) for raw in raw_lines]
         except UnicodeDecodeError:
             return None
         if (before == 0 and texts[0].startswith("\ufeff")) or any("\x00" in text for text in texts):
