@@ -211,3 +211,30 @@ def test_a_lone_cr_inside_a_line_of_a_file_with_lf_line_ends_is_text(reader: str
     path = tmp_path / "in.csv"
     path.write_bytes(b'text,label\n"a\rb",positive\n"c\r\nd",negative\n')
     assert texts(reader, path)[0] == ["a\rb", "c\r\nd"]
+
+
+# --------------------------------------------------------------------- NUL bytes and long lines, one rule
+
+FILES = {  # one file per format the readers take, with a bad second row
+    "in.csv": "text,label\n{bad},positive\ngood food,positive\n",
+    "in.tsv": "text\tlabel\n{bad}\tpositive\ngood food\tpositive\n",
+    "in.jsonl": '{{"text": "ok", "label": "positive"}}\n{{"text": "{bad}", "label": "positive"}}\n'
+                '{{"text": "good food", "label": "positive"}}\n',
+    "in_labelled.txt": "ok\t1\n{bad}\t1\ngood food\t1\n",
+    "in.ft": "__label__1 ok\n__label__1 {bad}\n__label__1 good food\n",
+}
+
+
+@pytest.mark.parametrize("name", FILES)
+@pytest.mark.parametrize(("bad", "problem"), [("ba\x00d", "NUL byte at column"), ("x" * 80, "line longer than")],
+                         ids=["nul", "overlong"])
+def test_nul_bytes_and_overlong_lines_are_bad_rows_for_every_reader_and_format(
+        name: str, bad: str, problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(lines, "MAX_LINE_BYTES", 60)
+    path = tmp_path / name
+    path.write_text(FILES[name].format(bad=bad), encoding="utf-8")
+    readers = READERS if name.endswith((".csv", ".tsv", ".jsonl")) else ["labeled"]
+    for reader in readers:
+        assert error(reader, path).startswith(f"{path}:2: {problem}")
+        good, skipped = texts(reader, path, on_error="skip")
+        assert good[-1] == "good food" and bad not in good and skipped == 1

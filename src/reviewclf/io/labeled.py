@@ -301,6 +301,9 @@ def _read_aclimdb(job: _Job) -> None:
                     stream = archive.extractfile(member)
                     if stream is not None:
                         take(parts, stream.read(), member.name)
+    if not found and job.path.is_dir():  # most likely not an aclImdb folder at all: say what was looked for
+        raise located(job.path, None, "is a directory without aclImdb reviews ({train,test}/{pos,neg}/*.txt; "
+                                      "only the aclimdb format reads directories)")
     found.sort(key=lambda item: item[0])
     job.has_splits = True
     for _, text, label, split in found:
