@@ -9,8 +9,9 @@ Design rules:
 
 * Every failure a user can cause is a ``ReviewclfError`` whose one-line message names the file and, where
   known, the line. No ``csv.Error``/``UnicodeDecodeError``/``OSError`` traceback ever escapes.
-* Bytes are decoded line by line by ``lines.LineSource`` (shared with ``textio``), so a decoding error names
-  its line, and characters such as U+0085 (NEL, common in Latin-1 data) never split a line.
+* Bytes are decoded line by line by ``lines.LineSource`` (shared with the prediction reader), so a decoding
+  error names its line, and characters such as U+0085 (NEL, common in Latin-1 data) never split a line;
+  the rules for NUL bytes, long lines, quotes, headers, UTF-16 and line ends are that core's, not repeated here.
 * ``on_error="skip"`` skips bad rows and counts them; rows whose label the label map does not name are
   dropped and counted separately: dropping is a choice (e.g. 3-star reviews for polarity), not an error.
 * Archives (``.zip`` of one file, ``.gz``, aclImdb ``.tar.gz``) are streamed, never extracted to disk.

@@ -12,10 +12,12 @@ window: memory stays flat whatever the input size. Every failure a user can caus
 * Carried columns come first in the output, then ``label`` and ``probability``. A carried column whose name
   an output column already uses is renamed ``input_<name>`` (a labeled CSV's own ``label`` survives).
 * Bytes are read in 1 MiB blocks, split on ``\\n`` and decoded line by line (``lines.LineSource``, shared
-  with ``readers``), so an undecodable byte names its line; a UTF-8 BOM is dropped. A single line is capped
-  at ``MAX_LINE_BYTES`` so a file with no line breaks cannot exhaust memory (long reviews are fine: the
-  tokenizer truncates them to the model's max length).
-* ``on_error="skip"`` skips bad rows (undecodable, NUL bytes, too long, ragged, bad JSON) and counts them.
+  with the labeled readers), so an undecodable byte names its line; a UTF-8 BOM is dropped. A single line
+  is capped at ``MAX_LINE_BYTES`` so a file with no line breaks cannot exhaust memory (long reviews are
+  fine: the tokenizer truncates them to the model's max length). UTF-16/32 files and classic Mac line ends
+  are handled under the splitter (``byte_stream``), so a Mac file gives one output row per line too.
+* ``on_error="skip"`` skips bad rows (undecodable, NUL bytes, too long, ragged, bad JSON) and counts them;
+  a bad header, a quote that never closes and a broken UTF-16 sequence are refused even then.
 * Output files are written to a temporary file beside the target and renamed over it at the end: an error
   or Ctrl-C leaves no half-written output, and the output may even replace one of the inputs.
 """
