@@ -9,8 +9,9 @@ Design rules:
 
 * Every failure a user can cause is a ``ReviewclfError`` whose one-line message names the file and, where
   known, the line. No ``csv.Error``/``UnicodeDecodeError``/``OSError`` traceback ever escapes.
-* Bytes are decoded line by line by ``lines.LineSource`` (shared with ``textio``), so a decoding error names
-  its line, and characters such as U+0085 (NEL, common in Latin-1 data) never split a line.
+* Bytes are decoded line by line by ``lines.LineSource`` (shared with the prediction reader), so a decoding
+  error names its line, and characters such as U+0085 (NEL, common in Latin-1 data) never split a line;
+  the rules for NUL bytes, long lines, quotes, headers, UTF-16 and line ends are that core's, not repeated here.
 * ``on_error="skip"`` skips bad rows and counts them; rows whose label the label map does not name are
   dropped and counted separately: dropping is a choice (e.g. 3-star reviews for polarity), not an error.
 * Archives (``.zip`` of one file, ``.gz``, aclImdb ``.tar.gz``) are streamed, never extracted to disk.
@@ -28,9 +29,9 @@ from typing import Any
 
 from ..errors import ReviewclfError, located
 from .label_map import lookup_label
-from .lines import LineSource, check_options
+from .lines import LineSource, check_options, strip_line_end
 from .opener import inner_name, open_input, read_errors
-from .records import TEXT_COLUMNS, require_column
+from .records import TEXT_COLUMNS, refuse_duplicates, require_column
 
 
 def _read_errors(path: Path):  # noqa: ANN202
@@ -97,7 +98,7 @@ _ZHANG_START = re.compile(r'^"\d+","')
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
-def detect_format(path: Path) -> str:
+def detect_format(path: Path, encoding: str = "utf-8") -> str:
     """Guess a file's format from its name and its first non-empty line (after unpacking .zip/.gz).
 
     In order:
@@ -127,9 +128,9 @@ def detect_format(path: Path) -> str:
         if suffix in LINES_SUFFIXES:
             return "lines"
         first = ""
-        with open_input(path) as (stream, _):
-            for raw in stream:
-                first = raw.decode("utf-8", "replace").lstrip("\ufeff").rstrip("\r\n")
+        with open_input(path) as (stream, _):  # read as the reader will: capped, recoded, line ends mended
+            for _, line in LineSource(path, encoding, "skip").lines(stream):
+                first = strip_line_end(line)
                 if first.strip():
                     break
         if first.startswith(_FASTTEXT_PREFIX):
@@ -160,21 +161,23 @@ def _read_csv(job: _Job, *, delimiter: str = ",", need_split: bool = False) -> N
     header: list[str] | None = None
     text_at = label_at = split_at = -1
     for start, row in job.csv_rows(_lines(job), delimiter):
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue
-        if header is None:
-            header = [name.strip() for name in row]
-            text_at = require_column(job.path, 1, header, job.text_column, TEXT_COLUMNS, "text")
-            label_at = require_column(job.path, 1, header, job.label_column, LABEL_COLUMNS, "label")
+        blank = not row or (len(row) == 1 and not row[0].strip())
+        if header is None and (not blank or job.last_bad_line >= start):
+            header = job.header(start, row)
+            text_at = require_column(job.path, start, header, job.text_column, TEXT_COLUMNS, "text")
+            label_at = require_column(job.path, start, header, job.label_column, LABEL_COLUMNS, "label")
             folded = [name.lower() for name in header]
             if "split" in folded:
                 split_at = folded.index("split")
+                refuse_duplicates(job.path, start, header, [header[split_at]])
                 job.has_splits = True
             elif need_split:
-                raise located(job.path, 1, f"no 'split' column; the columns are: {', '.join(header)}")
+                raise located(job.path, start, f"no 'split' column; the columns are: {', '.join(header)}")
             continue
         if job.last_bad_line >= start:
-            job.bad(start, "undecodable bytes")
+            job.bad(start, "bad line")
+            continue
+        if blank or header is None:
             continue
         if len(row) != len(header):
             job.bad(start, f"expected {len(header)} fields, found {len(row)}")
@@ -193,10 +196,10 @@ def _read_zhang(job: _Job) -> None:
     with a space.
     """
     for start, row in job.csv_rows(_lines(job), ","):
-        if not row:
-            continue
         if job.last_bad_line >= start:
-            job.bad(start, "undecodable bytes")
+            job.bad(start, "bad line")
+            continue
+        if not row:
             continue
         if len(row) not in (2, 3):
             job.bad(start, f"expected 2 or 3 fields (class, text), found {len(row)}")
@@ -299,6 +302,9 @@ def _read_aclimdb(job: _Job) -> None:
                     stream = archive.extractfile(member)
                     if stream is not None:
                         take(parts, stream.read(), member.name)
+    if not found and job.path.is_dir():  # most likely not an aclImdb folder at all: say what was looked for
+        raise located(job.path, None, "is a directory without aclImdb reviews ({train,test}/{pos,neg}/*.txt; "
+                                      "only the aclimdb format reads directories)")
     found.sort(key=lambda item: item[0])
     job.has_splits = True
     for _, text, label, split in found:
@@ -335,7 +341,7 @@ def read_labeled(
     """
     path = Path(path)
     check_options(encoding, on_error)
-    fmt = (format or detect_format(path)).lower()
+    fmt = (format or detect_format(path, encoding)).lower()
     if fmt not in _READERS:
         raise ReviewclfError(f"unknown format {format!r}; the formats are: {', '.join(FORMATS)}")
     job = _Job(path, encoding, on_error, text_column=text_column, label_column=label_column, label_map=label_map)

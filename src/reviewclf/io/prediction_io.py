@@ -12,10 +12,12 @@ window: memory stays flat whatever the input size. Every failure a user can caus
 * Carried columns come first in the output, then ``label`` and ``probability``. A carried column whose name
   an output column already uses is renamed ``input_<name>`` (a labeled CSV's own ``label`` survives).
 * Bytes are read in 1 MiB blocks, split on ``\\n`` and decoded line by line (``lines.LineSource``, shared
-  with ``readers``), so an undecodable byte names its line; a UTF-8 BOM is dropped. A single line is capped
-  at ``MAX_LINE_BYTES`` so a file with no line breaks cannot exhaust memory (long reviews are fine: the
-  tokenizer truncates them to the model's max length).
-* ``on_error="skip"`` skips bad rows (undecodable, NUL bytes, too long, ragged, bad JSON) and counts them.
+  with the labeled readers), so an undecodable byte names its line; a UTF-8 BOM is dropped. A single line
+  is capped at ``MAX_LINE_BYTES`` so a file with no line breaks cannot exhaust memory (long reviews are
+  fine: the tokenizer truncates them to the model's max length). UTF-16/32 files and classic Mac line ends
+  are handled under the splitter (``byte_stream``), so a Mac file gives one output row per line too.
+* ``on_error="skip"`` skips bad rows (undecodable, NUL bytes, too long, ragged, bad JSON) and counts them;
+  a bad header, a quote that never closes and a broken UTF-16 sequence are refused even then.
 * Output files are written to a temporary file beside the target and renamed over it at the end: an error
   or Ctrl-C leaves no half-written output, and the output may even replace one of the inputs.
 """
@@ -37,7 +39,7 @@ import numpy as np
 from ..errors import ReviewclfError, located
 from .lines import LineSource, check_options, strip_line_end
 from .opener import STDIO, display_name, open_input, read_errors
-from .records import TEXT_COLUMNS, require_column
+from .records import TEXT_COLUMNS, refuse_duplicates, require_column
 
 if TYPE_CHECKING:  # a type only: the I/O floor does not import the runtime
     from ..runtime.predictor import Scores
@@ -174,7 +176,7 @@ class InputReader:
         if file.overlong and max(file.overlong) > before:
             return None
         try:
-            texts = [raw.decode(self.encoding) for raw in raw_lines]
+            texts = [raw.decode(file.line_encoding) for raw in raw_lines]
         except UnicodeDecodeError:
             return None
         if (before == 0 and texts[0].startswith("\ufeff")) or any("\x00" in text for text in texts):
@@ -202,16 +204,15 @@ class InputReader:
         header: list[str] | None = None
         text_at = -1
         for start, row in file.csv_rows(lines, delimiter):
+            if header is None and (row or file.last_bad_line >= start):
+                header = file.header(start, row)
+                refuse_duplicates(file.path, start, header, header)  # every column is carried to the output
+                text_at = require_column(file.path, start, header, self.text_column, TEXT_COLUMNS, "text")
+                continue
             if file.last_bad_line >= start:
-                if header is None:
-                    raise located(file.path, start, "the header line is unreadable")
                 file.bad(start, "bad line")
                 continue
-            if not row or (header is not None and len(header) > 1 and row == [""]):
-                continue
-            if header is None:
-                header = _header(file, row)
-                text_at = require_column(file.path, start, header, self.text_column, TEXT_COLUMNS, "text")
+            if header is None or not row or (len(header) > 1 and row == [""]):
                 continue
             if len(row) != len(header):
                 file.bad(start, f"expected {len(header)} fields, found {len(row)}")
@@ -223,14 +224,6 @@ class InputReader:
         if self.include_text:
             return record
         return {k: v for k, v in record.items() if k != text_key}
-
-
-def _header(file: _File, row: list[str]) -> list[str]:
-    header = [name.strip() for name in row]
-    duplicates = sorted({name for name in header if header.count(name) > 1})
-    if duplicates:
-        raise located(file.path, 1, f"duplicate column names in the header: {', '.join(duplicates)}")
-    return header
 
 
 # -------------------------------------------------------------------------------------------------- output
