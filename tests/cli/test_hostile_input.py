@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reviewclf.cli import main
+from tests.support import run_measured
 
 
 def invoke(*args: object) -> Result:
@@ -158,22 +158,6 @@ def test_nul_byte_and_overlong_line_are_refused_by_train_as_by_predict(demo_bund
         f"{source}:2: NUL byte at column 3")  # predict reads the whole line as text: same byte, same column
 
 
-# The child writes its own peak: a child's ru_maxrss starts from the RSS of the process it was forked from,
-# here the test runner with torch loaded, while VmHWM belongs to the program the child runs.
-PEAK_CLI = [sys.executable, "-c", "import os, sys\nfrom reviewclf.cli import main\ntry:\n    main()\nfinally:\n"
-            "    peak = next(line for line in open('/proc/self/status') if line.startswith('VmHWM:'))\n"
-            "    open(os.environ['PEAK_FILE'], 'w').write(peak.split()[1])"]
-
-
-def peak_rss_mib(args: list[str], cwd: Path) -> tuple[int, float, str]:
-    """Run the CLI in a child process: its exit code, peak resident memory (MiB) and stderr."""
-    peak = cwd / "peak"
-    child = subprocess.run([*PEAK_CLI, *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                           env={**os.environ, "PEAK_FILE": str(peak), "PYTHONPATH": os.pathsep.join(sys.path)})
-    return child.returncode, int(peak.read_text()) / 1024, child.stderr.decode()
-
-
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak from /proc/self/status (Linux)")
 def test_a_50_mb_line_is_read_in_little_memory(demo_bundle: Path, tmp_path: Path):
     """The line is drained in blocks, never held, whether it is a row, the first line or a quoted field."""
     line = b"delicious " * 5_000_000
@@ -186,7 +170,7 @@ def test_a_50_mb_line_is_read_in_little_memory(demo_bundle: Path, tmp_path: Path
                      "--label-map", "0=negative,1=positive"],
     }
     for name, args in runs.items():
-        code, peak, said = peak_rss_mib(args, tmp_path)
+        code, _, said, peak = run_measured([sys.executable, "-m", "reviewclf", *args])
         assert code == 0 and said == "1 bad rows skipped\n", (name, said)
         assert peak < 300, f"{name}: peak RSS {peak:.0f} MiB"
 
