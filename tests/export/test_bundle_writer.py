@@ -1,5 +1,6 @@
-"""The bundle writer: every model kind becomes a bundle that loads through the runtime with its manifest; a
-failed export leaves nothing; --force and --archive do what they say."""
+"""The bundle writer: every model kind becomes a bundle that loads through the runtime with its manifest
+(written once, with the equivalence report); a failed export leaves nothing; --force and --archive do what
+they say."""
 
 from __future__ import annotations
 
@@ -35,7 +36,31 @@ def test_bundle_loads_through_every_runtime(case: Case) -> None:
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_manifest_holds_the_report_of_the_shared_check(case: Case) -> None:
+    """Export held ONNX Runtime, eager, TorchScript and the runtime's text path to the stored probabilities."""
+    report = case.predictor.bundle.manifest["equivalence"]
+    assert list(report["max_abs_diff"]) == [
+        "onnxruntime-vs-eager", "onnxruntime-vs-torchscript", "onnxruntime-vs-stored", "eager-vs-torchscript",
+        "eager-vs-stored", "torchscript-vs-stored", "runtime-predict-vs-stored",
+    ]
+    assert list(report["batch_invariance_max_abs_diff"]) == ["onnxruntime", "eager", "torchscript"]
+    assert max(report["max_abs_diff"].values()) <= report["tolerance"]
+
+
 # ------------------------------------------------------------------------------------------- writing
+
+
+def record_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names ``bundle_writer.write_file`` is called with, in order; the writes still happen."""
+    written: list[str] = []
+    real_write = bundle_writer.write_file
+
+    def write(folder: Path, name: str, data: bytes) -> None:
+        written.append(name)
+        real_write(folder, name, data)
+
+    monkeypatch.setattr(bundle_writer, "write_file", write)
+    return written
 
 
 def test_failed_write_propagates_and_leaves_nothing(demo_run: Path, tmp_path: Path,
@@ -77,7 +102,8 @@ def test_failed_export_with_force_keeps_the_old_bundle(demo_run: Path, demo_bund
 
 def test_export_whose_equivalence_check_fails_leaves_nothing(demo_run: Path, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """A perturbed ONNX graph (weights shifted after export) must be caught by the real equivalence check."""
+    """A perturbed ONNX graph (weights shifted after export) must be caught by the real equivalence check,
+    which runs on the bundle in memory: nothing of it is written."""
     import onnx
     from onnx import numpy_helper
 
@@ -91,14 +117,19 @@ def test_export_whose_equivalence_check_fails_leaves_nothing(demo_run: Path, tmp
         return proto.SerializeToString()
 
     monkeypatch.setattr(bundle_writer, "export_onnx", perturbed)
+    written = record_writes(monkeypatch)
     parent = tmp_path / "out"
+    parent.mkdir()
     with pytest.raises(ReviewclfError, match="verification failed"):
         make_bundle(demo_run, parent / "bundle")
+    assert written == []
     assert not (parent / "bundle").exists()
     assert leftovers(parent) == []
 
 
-def test_force_is_needed_to_replace_a_bundle(demo_run: Path, demo_bundle: Path, tmp_path: Path) -> None:
+def test_force_is_needed_to_replace_a_bundle(demo_run: Path, demo_bundle: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """And the replacement is written whole: each file once, manifest.json last, with the equivalence report."""
     target = tmp_path / "bundle"
     shutil.copytree(demo_bundle, target)
     (target / "stale.txt").write_text("from an older export")
@@ -106,10 +137,15 @@ def test_force_is_needed_to_replace_a_bundle(demo_run: Path, demo_bundle: Path, 
         make_bundle(demo_run, target)
     assert "--force" in str(refused.value) and "\n" not in str(refused.value)
     assert (target / "stale.txt").exists()
+
+    written = record_writes(monkeypatch)
     make_bundle(demo_run, target, force=True)
     assert not (target / "stale.txt").exists()
-    assert load_bundle(target).manifest["model"]["kind"] == "perceptron"
+    manifest = load_bundle(target).manifest
+    assert manifest["model"]["kind"] == "perceptron"
     assert leftovers(tmp_path) == ["bundle"]
+    assert sorted(written) == sorted([MANIFEST, *manifest["files"]]) and written[-1] == MANIFEST
+    assert manifest["equivalence"]["passed"] is True
 
 
 def test_archive_is_one_zip_with_the_same_predictions(demo_archive: Path, demo_bundle: Path,

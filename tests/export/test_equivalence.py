@@ -1,16 +1,27 @@
 """The equivalence contract (DESIGN.md): every model kind's eager, TorchScript and ONNX Runtime forms agree on
-real reviews and edge cases, whatever batch a text is in."""
+real reviews and edge cases, whatever batch a text is in; and ``verify_predictor``, the one check export and
+``reviewclf verify`` make, reports each backend and the runtime's text path and fails on any disagreement."""
 
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reviewclf.export.equivalence import BATCH_SIZES, TOLERANCE, batched, edge_cases
+from reviewclf.errors import ReviewclfError
+from reviewclf.export.equivalence import BATCH_SIZES, TOLERANCE, batched, edge_cases, verify_predictor
+from reviewclf.export.torchscript import torchscript_runner
+from reviewclf.runtime.bundle import TORCHSCRIPT_MODEL, VERIFICATION
+from reviewclf.runtime.predictor import Predictor
 from tests.export.cases import Case, alone, backends, max_diff
+
+# ------------------------------------------------------------------------------------- every model kind
 
 
 def test_backends_agree_on_real_reviews_and_edge_cases_at_every_batch_size(
@@ -87,3 +98,77 @@ def test_random_unicode_texts_agree_and_are_batch_invariant(case: Case, drawn: t
     whole = case.predictor.predict_proba(texts, batch_size=max(sizes))
     assert max_diff(whole, reference) <= TOLERANCE
     assert np.array_equal(case.predictor.decision.choose(split), case.predictor.decision.choose(reference))
+
+
+# ------------------------------------------------------------------------------------ verify_predictor
+
+
+Stored = tuple[Predictor, list[str], np.ndarray]
+
+
+@pytest.fixture(scope="module")
+def stored(demo_bundle: Path) -> Stored:
+    """The demo bundle's predictor and the texts and reference probabilities its verification.json holds."""
+    predictor = Predictor.load(demo_bundle)
+    verification = predictor.bundle.read_json(VERIFICATION)
+    return predictor, verification["texts"], np.asarray(verification["probabilities"], dtype=np.float32)
+
+
+def test_verify_predictor_reports_every_backend_and_the_runtime_path(stored: Stored) -> None:
+    predictor, texts, reference = stored
+    torchscript = torchscript_runner(predictor.bundle.read(TORCHSCRIPT_MODEL))
+    report = verify_predictor(predictor, texts, reference, {"torchscript": torchscript})
+    assert report["passed"] is True and report["labels_agree"] is True
+    assert report["texts"] == len(texts) and report["batch_sizes"] == list(BATCH_SIZES)
+    assert report["tolerance"] == TOLERANCE
+    assert list(report["max_abs_diff"]) == ["onnxruntime-vs-torchscript", "onnxruntime-vs-stored",
+                                            "torchscript-vs-stored", "runtime-predict-vs-stored"]
+    assert list(report["batch_invariance_max_abs_diff"]) == ["onnxruntime", "torchscript"]
+    assert max(report["max_abs_diff"].values()) <= TOLERANCE
+
+
+def test_a_backend_off_by_more_than_the_tolerance_fails_the_check(stored: Stored) -> None:
+    predictor, texts, reference = stored
+    shift = np.float32(3 * TOLERANCE) * np.array([-1, 1], dtype=np.float32)
+    shifted = {"shifted": lambda ids: predictor.proba_from_ids(ids) + shift}
+    report = verify_predictor(predictor, texts, reference, shifted)
+    assert report["passed"] is False
+    assert report["max_abs_diff"]["shifted-vs-stored"] > TOLERANCE
+    assert report["max_abs_diff"]["onnxruntime-vs-shifted"] > TOLERANCE
+    assert report["max_abs_diff"]["onnxruntime-vs-stored"] <= TOLERANCE
+
+
+def test_a_backend_that_chooses_other_labels_fails_the_check(stored: Stored) -> None:
+    predictor, texts, reference = stored
+    swapped = {"swapped": lambda ids: predictor.proba_from_ids(ids)[:, ::-1]}
+    report = verify_predictor(predictor, texts, reference, swapped)
+    assert report["passed"] is False and report["labels_agree"] is False
+
+
+def test_a_runtime_path_that_depends_on_the_batch_size_fails_the_check(
+    stored: Stored, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only ``predict_proba`` goes wrong (at one batch size): the runtime path is checked on its own."""
+    predictor, texts, reference = stored
+    real = predictor.predict_proba
+    shift = np.float32(3 * TOLERANCE) * np.array([-1, 1], dtype=np.float32)
+    monkeypatch.setattr(predictor, "predict_proba",
+                        lambda batch, batch_size: real(batch, batch_size) + (shift if batch_size == 7 else 0))
+    report = verify_predictor(predictor, texts, reference)
+    assert report["passed"] is False
+    assert report["max_abs_diff"]["runtime-predict-vs-stored"] > TOLERANCE
+    assert report["max_abs_diff"]["onnxruntime-vs-stored"] <= TOLERANCE
+
+
+def test_reference_of_the_wrong_shape_is_refused(stored: Stored) -> None:
+    predictor, texts, reference = stored
+    with pytest.raises(ReviewclfError, match="shape"):
+        verify_predictor(predictor, texts[:-1], reference)
+
+
+def test_the_check_does_not_import_torch() -> None:
+    """``reviewclf verify`` runs it where torch is not installed."""
+    code = "import sys, reviewclf.export.equivalence; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
