@@ -1,6 +1,10 @@
-"""The torch.export program (model.pt2) agrees with eager PyTorch at every batch size."""
+"""The torch.export program (model.pt2): traced with the shared dynamic axes, it agrees with eager PyTorch at
+every batch size."""
 
 from __future__ import annotations
+
+import io
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -26,3 +30,11 @@ def test_exported_program_agrees_with_eager(case: Case, real_reviews: list[str])
         probs = batched(texts, size, case.predictor.encoder, run)
         assert max_diff(probs, reference) <= TOLERANCE, size
         assert np.array_equal(case.predictor.decision.choose(probs), case.predictor.decision.choose(reference))
+
+
+def test_both_axes_of_the_program_are_dynamic(demo_archive: Path) -> None:
+    program = torch.export.load(io.BytesIO(load_bundle(demo_archive).read(EXPORTED_PROGRAM)))
+    ids = [node for node in program.graph.nodes if node.op == "placeholder"][-1]
+    assert ids.name == "input_ids"
+    assert all(isinstance(size, torch.SymInt) for size in ids.meta["val"].shape)
+    assert all(bounds.lower == 1 for bounds in program.range_constraints.values())
