@@ -145,6 +145,14 @@ def test_a_backend_that_chooses_other_labels_fails_the_check(stored: Stored) -> 
     assert report["passed"] is False and report["labels_agree"] is False
 
 
+def test_a_backend_that_returns_the_wrong_shape_fails_the_check(stored: Stored) -> None:
+    predictor, texts, reference = stored
+    one_column = {"one-column": lambda ids: predictor.proba_from_ids(ids)[:, 1:]}
+    report = verify_predictor(predictor, texts, reference, one_column)
+    assert report["passed"] is False and report["labels_agree"] is False
+    assert report["max_abs_diff"]["one-column-vs-stored"] == float("inf")
+
+
 def test_a_runtime_path_that_depends_on_the_batch_size_fails_the_check(
     stored: Stored, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -51,6 +51,10 @@ def batched(texts: Sequence[str], batch_size: int, encoder: TextEncoder, run: Ru
 
 
 def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest difference between two probability arrays; infinite when their shapes differ (a backend that
+    returns the wrong shape must fail the check, not broadcast)."""
+    if a.shape != b.shape:
+        return float("inf")
     return float(np.abs(a - b).max(initial=0.0))
 
 
@@ -91,7 +95,7 @@ def summarize(
         return max(max_abs_diff(p, reference) for p in runs[name].values())
 
     pairs: dict[str, float] = {}
-    for i, a in enumerate(backends):  # in order, each name against the later ones, then against stored
+    for i, a in enumerate(backends):  # this order is the order verify prints them in
         for b in backends[i + 1 :]:
             pairs[f"{a}-vs-{b}"] = max_abs_diff(alone[a], alone[b])
         pairs[f"{a}-vs-{STORED}"] = vs_stored(a)
@@ -100,7 +104,8 @@ def summarize(
         name: max(max_abs_diff(p, alone[name]) for p in runs[name].values()) for name in backends
     }
     expected = labels_of(reference)
-    labels_agree = all(np.array_equal(labels_of(p), expected) for sizes in runs.values() for p in sizes.values())
+    labels_agree = all(p.shape == reference.shape and np.array_equal(labels_of(p), expected)
+                       for sizes in runs.values() for p in sizes.values())
     worst = max(list(pairs.values()) + list(batch_invariance.values()))
     return {
         "texts": len(reference),

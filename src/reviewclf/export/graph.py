@@ -17,8 +17,7 @@ from torch import nn
 from ..training.models import Classifier
 from ..training.rundir import RunDir
 
-# The one example both exporters trace (ONNX and torch.export): three padded rows of four ids, so neither axis
-# is 0 or 1, sizes the exporters would otherwise specialize on.
+# What both exporters trace: 3 padded rows of 4 ids, as neither axis may be 0 or 1 (exporters specialize those).
 EXAMPLE_IDS = torch.tensor([[2, 3, 4, 0], [5, 6, 0, 0], [7, 0, 0, 0]], dtype=torch.int64)
 
 
