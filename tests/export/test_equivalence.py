@@ -114,6 +114,13 @@ def stored(demo_bundle: Path) -> Stored:
     return predictor, verification["texts"], np.asarray(verification["probabilities"], dtype=np.float32)
 
 
+@pytest.fixture(scope="module")
+def few(stored: Stored) -> Stored:
+    """The last 40 stored texts (held-out reviews, then every edge case): enough for a check meant to fail."""
+    predictor, texts, reference = stored
+    return predictor, texts[-40:], reference[-40:]
+
+
 def test_verify_predictor_reports_every_backend_and_the_runtime_path(stored: Stored) -> None:
     predictor, texts, reference = stored
     torchscript = torchscript_runner(predictor.bundle.read(TORCHSCRIPT_MODEL))
@@ -127,8 +134,8 @@ def test_verify_predictor_reports_every_backend_and_the_runtime_path(stored: Sto
     assert max(report["max_abs_diff"].values()) <= TOLERANCE
 
 
-def test_a_backend_off_by_more_than_the_tolerance_fails_the_check(stored: Stored) -> None:
-    predictor, texts, reference = stored
+def test_a_backend_off_by_more_than_the_tolerance_fails_the_check(few: Stored) -> None:
+    predictor, texts, reference = few
     shift = np.float32(3 * TOLERANCE) * np.array([-1, 1], dtype=np.float32)
     shifted = {"shifted": lambda ids: predictor.proba_from_ids(ids) + shift}
     report = verify_predictor(predictor, texts, reference, shifted)
@@ -138,15 +145,15 @@ def test_a_backend_off_by_more_than_the_tolerance_fails_the_check(stored: Stored
     assert report["max_abs_diff"]["onnxruntime-vs-stored"] <= TOLERANCE
 
 
-def test_a_backend_that_chooses_other_labels_fails_the_check(stored: Stored) -> None:
-    predictor, texts, reference = stored
+def test_a_backend_that_chooses_other_labels_fails_the_check(few: Stored) -> None:
+    predictor, texts, reference = few
     swapped = {"swapped": lambda ids: predictor.proba_from_ids(ids)[:, ::-1]}
     report = verify_predictor(predictor, texts, reference, swapped)
     assert report["passed"] is False and report["labels_agree"] is False
 
 
-def test_a_backend_that_returns_the_wrong_shape_fails_the_check(stored: Stored) -> None:
-    predictor, texts, reference = stored
+def test_a_backend_that_returns_the_wrong_shape_fails_the_check(few: Stored) -> None:
+    predictor, texts, reference = few
     one_column = {"one-column": lambda ids: predictor.proba_from_ids(ids)[:, 1:]}
     report = verify_predictor(predictor, texts, reference, one_column)
     assert report["passed"] is False and report["labels_agree"] is False
@@ -154,10 +161,10 @@ def test_a_backend_that_returns_the_wrong_shape_fails_the_check(stored: Stored) 
 
 
 def test_a_runtime_path_that_depends_on_the_batch_size_fails_the_check(
-    stored: Stored, monkeypatch: pytest.MonkeyPatch
+    few: Stored, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Only ``predict_proba`` goes wrong (at one batch size): the runtime path is checked on its own."""
-    predictor, texts, reference = stored
+    predictor, texts, reference = few
     real = predictor.predict_proba
     shift = np.float32(3 * TOLERANCE) * np.array([-1, 1], dtype=np.float32)
     monkeypatch.setattr(predictor, "predict_proba",
@@ -168,8 +175,8 @@ def test_a_runtime_path_that_depends_on_the_batch_size_fails_the_check(
     assert report["max_abs_diff"]["onnxruntime-vs-stored"] <= TOLERANCE
 
 
-def test_reference_of_the_wrong_shape_is_refused(stored: Stored) -> None:
-    predictor, texts, reference = stored
+def test_reference_of_the_wrong_shape_is_refused(few: Stored) -> None:
+    predictor, texts, reference = few
     with pytest.raises(ReviewclfError, match="shape"):
         verify_predictor(predictor, texts[:-1], reference)
 
