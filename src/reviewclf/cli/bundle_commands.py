@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import ReviewclfError
-from ..runtime.bundle import TORCHSCRIPT_MODEL, VERIFICATION, load_bundle
+from ..runtime.bundle import TORCHSCRIPT_MODEL, VERIFICATION, Bundle, load_bundle
+
+if TYPE_CHECKING:  # only a type here: the CLI imports the export modules when a command runs
+    from ..export.equivalence import Runner
 
 
 @click.command()
@@ -68,26 +72,30 @@ def info(bundle: str, as_json: bool) -> None:
     click.echo(json.dumps(manifest, indent=2, ensure_ascii=False) if as_json else describe(manifest))
 
 
+def torch_backends(bundle: Bundle) -> dict[str, Runner]:
+    """The bundle's TorchScript module as a backend where torch is installed; none (and a note) where not."""
+    try:
+        from ..export.torchscript import torchscript_runner
+    except ModuleNotFoundError:
+        click.echo("torch is not installed: checking ONNX Runtime only", err=True)
+        return {}
+    if TORCHSCRIPT_MODEL not in bundle.names:
+        return {}
+    return {"torchscript": torchscript_runner(bundle.read(TORCHSCRIPT_MODEL))}
+
+
 @click.command()
 @click.argument("bundle", type=click.Path())
 def verify(bundle: str) -> None:
-    """Re-check BUNDLE: checksums, then the backends against the probabilities stored at export."""
-    from ..export.equivalence import compare
+    """Re-check BUNDLE: checksums, then the backends and the runtime's text path against the probabilities
+    stored at export."""
+    from ..export.equivalence import verify_predictor
     from ..runtime.predictor import Predictor
 
     predictor = Predictor.load(bundle)
     predictor.bundle.verify_all()
     stored = predictor.bundle.read_json(VERIFICATION)
-    backends = {"onnxruntime": predictor.proba_from_ids}
-    try:
-        from ..export.torchscript import torchscript_runner
-
-        if TORCHSCRIPT_MODEL in predictor.bundle.names:
-            backends["torchscript"] = torchscript_runner(predictor.bundle.read(TORCHSCRIPT_MODEL))
-    except ModuleNotFoundError:
-        click.echo("torch is not installed: checking ONNX Runtime only", err=True)
-    report = compare(stored["texts"], predictor.encoder, backends, predictor.decision.choose,
-                     reference=stored["probabilities"])
+    report = verify_predictor(predictor, stored["texts"], stored["probabilities"], torch_backends(predictor.bundle))
     click.echo(f"checksums ok ({len(predictor.bundle.names)} files)")
     for pair, diff in report["max_abs_diff"].items():
         click.echo(f"{pair:<28} max |Δp| {diff:.2e}")

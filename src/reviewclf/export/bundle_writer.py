@@ -1,5 +1,5 @@
-"""Run directory -> bundle. Everything is built and verified in a temporary sibling of the target, which
-is renamed into place only when the equivalence check has passed: a failed export leaves no bundle."""
+"""Run directory -> bundle. Everything is built and verified in memory, then written once into a temporary
+sibling of the target, which is renamed into place only when it loads back: a failed export leaves no bundle."""
 
 from __future__ import annotations
 
@@ -34,13 +34,14 @@ from ..runtime.bundle import (
     TOKENIZER,
     TORCHSCRIPT_MODEL,
     VERIFICATION,
+    Bundle,
     file_entry,
     is_bundle,
 )
 from ..runtime.encoding import TextEncoder
-from ..runtime.predictor import Predictor
+from ..runtime.predictor import Predictor, session_options
 from ..training.rundir import RunDir
-from .equivalence import BATCH_SIZES, compare, edge_cases
+from .equivalence import BATCH_SIZES, edge_cases, verify_predictor
 from .graph import ProbabilityModel, eager_runner
 from .onnx_graph import OPSET, export_onnx, quantize_int8
 from .program import export_program
@@ -100,40 +101,38 @@ def build_manifest(model_info: dict, metrics: dict, files: dict[str, bytes], qua
     }
 
 
-def check_equivalence(bundle_dir: Path, model: ProbabilityModel, torchscript: bytes, texts: list[str],
-                      reference: np.ndarray) -> dict[str, Any]:
-    """Compare eager, TorchScript and ONNX Runtime at every batch size, then the runtime's whole text path
-    (``Predictor.predict_proba``, which sorts by length) against the eager probabilities of single texts."""
-    predictor = Predictor.load(bundle_dir)
-    backends = {"eager": eager_runner(model), "torchscript": torchscript_runner(torchscript),
-                "onnxruntime": predictor.proba_from_ids}
-    report = compare(texts, predictor.encoder, backends, predictor.decision.choose)
-    runtime_path = max(
-        float(np.abs(predictor.predict_proba(texts, batch_size=size) - reference).max(initial=0.0))
-        for size in BATCH_SIZES
-    )
-    report["max_abs_diff"]["runtime-predict-vs-eager"] = runtime_path
-    report["passed"] = bool(report["passed"] and runtime_path <= report["tolerance"])
+def staged_predictor(out: Path, manifest: dict[str, Any], files: dict[str, bytes],
+                     model: str = ONNX_MODEL) -> Predictor:
+    """A Predictor over the bundle before any of it is on disk: ``manifest`` and ``files`` in memory, ONNX
+    Runtime loaded from ``model``'s bytes, the same options and checks as ``Predictor.load``."""
+    bundle = Bundle(out, manifest, {name: (lambda data=data: data) for name, data in files.items()})
+    try:
+        session = onnxruntime.InferenceSession(bundle.read(model), sess_options=session_options(None),
+                                               providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ReviewclfError(f"{out}: ONNX Runtime cannot load the exported {model}: {exc}") from None
+    return Predictor(bundle, lambda ids: session.run(None, {INPUT_NAME: ids})[0])
+
+
+def verify_export(out: Path, manifest: dict[str, Any], files: dict[str, bytes], model: ProbabilityModel,
+                  texts: list[str], reference: np.ndarray, log: Callable[[str], None]) -> dict[str, Any]:
+    """The equivalence report of the bundle in memory: ONNX Runtime, eager and TorchScript at every batch
+    size and the runtime's text path against ``reference`` (``verify_predictor``), and the int8 model's label
+    agreement when there is one."""
+    log(f"verifying on {len(texts)} texts at batch sizes {', '.join(map(str, BATCH_SIZES))}")
+    extra = {"eager": eager_runner(model), "torchscript": torchscript_runner(files[TORCHSCRIPT_MODEL])}
+    report = verify_predictor(staged_predictor(out, manifest, files), texts, reference, extra)
+    if ONNX_INT8_MODEL in files:
+        int8 = staged_predictor(out, manifest, files, ONNX_INT8_MODEL)
+        report["int8_label_agreement"] = agreement = int8_agreement(int8, texts, reference)
+        if agreement < INT8_MIN_AGREEMENT:
+            log(f"warning: the int8 model agrees with fp32 on only {100 * agreement:.2f}% of the verification "
+                f"labels (the contract asks {100 * INT8_MIN_AGREEMENT:.1f}%); prefer model.onnx")
     return report
 
 
-def export_bundle(
-    run_dir: str | Path, out: str | Path, *, archive: bool = False, quantize: bool = False,
-    program: bool = False, force: bool = False, log: Callable[[str], None] = print,
-) -> dict[str, Any]:
-    """Export, verify and atomically place a bundle; return its manifest."""
-    run_dir, out = Path(run_dir), Path(out)
-    if out.exists() and not force:
-        raise ReviewclfError(f"{out} already exists; pass --force to replace it")
-    if out.exists() and not is_bundle(out):
-        raise ReviewclfError(f"{out} exists and is not a bundle; --force only replaces bundles")
-    run = RunDir.open(run_dir)  # every required file checked before any export work
-    model_info, metrics, tokenizer_json = run.model_info, run.metrics, run.tokenizer_json
-    encoder = TextEncoder.from_str(tokenizer_json)
-    model = ProbabilityModel(run.load_model()).eval()
-    texts = run.heldout_texts + edge_cases(encoder.max_length)
-
-    log("exporting ONNX and TorchScript")
+def export_files(model: ProbabilityModel, tokenizer_json: str, program: bool, quantize: bool) -> dict[str, bytes]:
+    """Every file of the bundle but the manifest and verification.json."""
     with quiet_exporters():
         files: dict[str, bytes] = {TOKENIZER: tokenizer_json.encode("utf-8"), ONNX_MODEL: export_onnx(model)}
         files[TORCHSCRIPT_MODEL] = script_to_bytes(model)
@@ -141,37 +140,53 @@ def export_bundle(
             files[EXPORTED_PROGRAM] = export_program(model)
         if quantize:
             files[ONNX_INT8_MODEL] = quantize_int8(files[ONNX_MODEL])
+    return files
+
+
+def export_bundle(
+    run_dir: str | Path, out: str | Path, *, archive: bool = False, quantize: bool = False,
+    program: bool = False, force: bool = False, log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Export, verify and atomically place a bundle; return its manifest.
+
+    The bundle is verified in memory first, so manifest.json is written once, with the equivalence report,
+    and a bundle that fails verification never touches the disk.
+    """
+    run_dir, out = Path(run_dir), Path(out)
+    if out.exists() and not force:
+        raise ReviewclfError(f"{out} already exists; pass --force to replace it")
+    if out.exists() and not is_bundle(out):
+        raise ReviewclfError(f"{out} exists and is not a bundle; --force only replaces bundles")
+    run = RunDir.open(run_dir)  # every required file checked before any export work
+    encoder = TextEncoder.from_str(run.tokenizer_json)
+    model = ProbabilityModel(run.load_model()).eval()
+    texts = run.heldout_texts + edge_cases(encoder.max_length)
+
+    log("exporting ONNX and TorchScript")
+    files = export_files(model, run.tokenizer_json, program, quantize)
     eager = eager_runner(model)
     reference = np.concatenate([eager(encoder.encode([t])) for t in texts])
     files[VERIFICATION] = json.dumps({"texts": texts, "probabilities": reference.tolist()},
                                      ensure_ascii=False).encode("utf-8")
+    manifest = build_manifest(run.model_info, run.metrics, files, quantize)
+    manifest["equivalence"] = report = verify_export(out, manifest, files, model, texts, reference, log)
+    if not report["passed"]:
+        raise ReviewclfError(f"export verification failed: backends disagree ({report['max_abs_diff']}, "
+                             f"labels agree: {report['labels_agree']})")
 
     with staging_dir(out) as tmp:
         for name, data in files.items():
             write_file(tmp, name, data)
-        manifest = build_manifest(model_info, metrics, files, quantize)
         write_file(tmp, MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
-        log(f"verifying on {len(texts)} texts at batch sizes 1, 2, 7, 512")
-        report = check_equivalence(tmp, model, files[TORCHSCRIPT_MODEL], texts, reference)
-        if quantize:
-            report["int8_label_agreement"] = agreement = int8_agreement(tmp, texts, reference)
-            if agreement < INT8_MIN_AGREEMENT:
-                log(f"warning: the int8 model agrees with fp32 on only {100 * agreement:.2f}% of the verification "
-                    f"labels (the contract asks {100 * INT8_MIN_AGREEMENT:.1f}%); prefer model.onnx")
-        manifest["equivalence"] = report
-        write_file(tmp, MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
-        if not report["passed"]:
-            raise ReviewclfError(f"export verification failed: backends disagree ({report['max_abs_diff']}, "
-                                 f"labels agree: {report['labels_agree']})")
-        Predictor.load(tmp)  # the bundle as written loads through the runtime
+        # the bundle as written loads through the runtime, and every file is byte for byte the one verified
+        Predictor.load(tmp).bundle.verify_all()
         place(tmp, out, archive)
     return manifest
 
 
-def int8_agreement(bundle_dir: Path, texts: list[str], reference: np.ndarray) -> float:
-    """Share of ``texts`` whose label the int8 model chooses as the fp32 model does (``reference``: the
-    probabilities the equivalence check has already held every fp32 backend to)."""
-    int8 = Predictor.load(bundle_dir, int8=True)
+def int8_agreement(int8: Predictor, texts: list[str], reference: np.ndarray) -> float:
+    """Share of ``texts`` whose label the int8 model (``int8``) chooses as the fp32 model does (``reference``:
+    the probabilities the equivalence check has already held every fp32 backend to)."""
     chosen = int8.decision.choose(int8.predict_proba(texts))
     return float((chosen == int8.decision.choose(reference)).mean()) if len(texts) else 1.0
 

@@ -1,17 +1,26 @@
 """The equivalence contract: eager PyTorch, TorchScript and ONNX Runtime agree on every text, whatever
-batch it is in. Export runs this before it lets a bundle exist; ``reviewclf verify`` runs it again."""
+batch it is in. ``verify_predictor`` is the one check: export runs it before it lets a bundle exist, and
+``reviewclf verify`` runs it again on the bundle."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..errors import ReviewclfError
 from ..runtime.encoding import TextEncoder
+
+if TYPE_CHECKING:  # the check runs where torch is absent (``reviewclf verify``): nothing here imports it
+    from ..runtime.predictor import Predictor
 
 TOLERANCE = 1e-5
 BATCH_SIZES = (1, 2, 7, 512)
+STORED = "stored"  # the reference probabilities' name in the report
+RUNTIME_PATH = "runtime-predict"  # Predictor.predict_proba's name in the report
+
+Runner = Callable[[np.ndarray], np.ndarray]  # int64 ids [batch, sequence] -> float32 probabilities
 
 
 def edge_cases(max_length: int | None) -> list[str]:
@@ -35,43 +44,71 @@ def edge_cases(max_length: int | None) -> list[str]:
     ]
 
 
-def batched(
-    texts: Sequence[str], batch_size: int, encoder: TextEncoder, run: Callable[[np.ndarray], np.ndarray]
-) -> np.ndarray:
+def batched(texts: Sequence[str], batch_size: int, encoder: TextEncoder, run: Runner) -> np.ndarray:
     """Probabilities of ``texts`` computed ``batch_size`` texts at a time, each batch padded on its own."""
     parts = [run(encoder.encode(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)]
     return np.concatenate(parts)
 
 
-def compare(
-    texts: Sequence[str], encoder: TextEncoder, backends: dict[str, Callable[[np.ndarray], np.ndarray]],
-    labels_of: Callable[[np.ndarray], np.ndarray], reference: np.ndarray | None = None,
-) -> dict[str, Any]:
-    """Run every backend at every batch size; report the largest difference per pair and label agreement.
+def max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest difference between two probability arrays; infinite when their shapes differ (a backend that
+    returns the wrong shape must fail the check, not broadcast)."""
+    if a.shape != b.shape:
+        return float("inf")
+    return float(np.abs(a - b).max(initial=0.0))
 
-    ``reference`` (e.g. the eager probabilities stored in a bundle) joins the comparison as ``stored``.
+
+def verify_predictor(
+    predictor: Predictor, texts: Sequence[str], reference: np.ndarray | Sequence[Sequence[float]],
+    extra_backends: Mapping[str, Runner] | None = None,
+) -> dict[str, Any]:
+    """The equivalence check that export and ``reviewclf verify`` both make.
+
+    ``reference``: the probabilities of each text computed alone by eager PyTorch (what verification.json
+    stores), named ``stored`` in the report. ONNX Runtime (``predictor``'s model) and every one of
+    ``extra_backends`` run at every batch size, and so does the runtime's text path
+    (``predictor.predict_proba``, which sorts by length and pads each batch), named ``runtime-predict``.
     """
-    results: dict[str, np.ndarray] = {}
-    for name, run in backends.items():
-        for size in BATCH_SIZES:
-            results[f"{name}@{size}"] = batched(texts, size, encoder, run)
-    if reference is not None:
-        results["stored"] = np.asarray(reference, dtype=np.float32)
-    names = list(backends) + (["stored"] if reference is not None else [])
-    first = {name: results[f"{name}@{BATCH_SIZES[0]}"] if name != "stored" else results[name] for name in names}
-    pairs = {}
-    for i, a in enumerate(names):
-        for b in names[i + 1 :]:
-            pairs[f"{a}-vs-{b}"] = float(np.abs(first[a] - first[b]).max(initial=0.0))
+    reference = np.asarray(reference, dtype=np.float32)
+    if reference.shape != (len(texts), len(predictor.labels)):
+        raise ReviewclfError(f"{predictor.bundle.path}: reference probabilities have shape {reference.shape}, "
+                             f"expected ({len(texts)}, {len(predictor.labels)})")
+    backends = {"onnxruntime": predictor.proba_from_ids, **(extra_backends or {})}
+    runs = {name: {size: batched(texts, size, predictor.encoder, run) for size in BATCH_SIZES}
+            for name, run in backends.items()}
+    runs[RUNTIME_PATH] = {size: predictor.predict_proba(texts, batch_size=size) for size in BATCH_SIZES}
+    return summarize(runs, reference, predictor.decision.choose)
+
+
+def summarize(
+    runs: dict[str, dict[int, np.ndarray]], reference: np.ndarray, labels_of: Callable[[np.ndarray], np.ndarray]
+) -> dict[str, Any]:
+    """The report of ``verify_predictor`` from each run's probabilities at each batch size.
+
+    Backends are compared with each other at batch size 1, with ``stored`` at every batch size, and with
+    themselves across batch sizes; the runtime path only with ``stored``. Labels must all equal the reference's.
+    """
+    backends = [name for name in runs if name != RUNTIME_PATH]
+    alone = {name: runs[name][BATCH_SIZES[0]] for name in backends}
+
+    def vs_stored(name: str) -> float:
+        return max(max_abs_diff(p, reference) for p in runs[name].values())
+
+    pairs: dict[str, float] = {}
+    for i, a in enumerate(backends):  # this order is the order verify prints them in
+        for b in backends[i + 1 :]:
+            pairs[f"{a}-vs-{b}"] = max_abs_diff(alone[a], alone[b])
+        pairs[f"{a}-vs-{STORED}"] = vs_stored(a)
+    pairs[f"{RUNTIME_PATH}-vs-{STORED}"] = vs_stored(RUNTIME_PATH)
     batch_invariance = {
-        name: float(max(np.abs(results[f"{name}@{s}"] - first[name]).max(initial=0.0) for s in BATCH_SIZES))
-        for name in backends
+        name: max(max_abs_diff(p, alone[name]) for p in runs[name].values()) for name in backends
     }
-    all_labels = [labels_of(p) for p in results.values()]
-    labels_agree = all(np.array_equal(all_labels[0], other) for other in all_labels[1:])
+    expected = labels_of(reference)
+    labels_agree = all(p.shape == reference.shape and np.array_equal(labels_of(p), expected)
+                       for sizes in runs.values() for p in sizes.values())
     worst = max(list(pairs.values()) + list(batch_invariance.values()))
     return {
-        "texts": len(texts),
+        "texts": len(reference),
         "batch_sizes": list(BATCH_SIZES),
         "max_abs_diff": pairs,
         "batch_invariance_max_abs_diff": batch_invariance,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,6 +16,15 @@ from torch import nn
 
 from ..training.models import Classifier
 from ..training.rundir import RunDir
+
+# What both exporters trace: 3 padded rows of 4 ids, as neither axis may be 0 or 1 (exporters specialize those).
+EXAMPLE_IDS = torch.tensor([[2, 3, 4, 0], [5, 6, 0, 0], [7, 0, 0, 0]], dtype=torch.int64)
+
+
+def dynamic_shapes() -> dict[str, Any]:
+    """The dynamic axes of ``ProbabilityModel.forward``'s ``input_ids`` for both exporters: batch and sequence,
+    each at least 1."""
+    return {"input_ids": {0: torch.export.Dim("batch", min=1), 1: torch.export.Dim("sequence", min=1)}}
 
 
 class ProbabilityModel(nn.Module):

@@ -10,27 +10,24 @@ import onnx
 import torch
 
 from ..runtime.bundle import INPUT_NAME, OUTPUT_NAME
-from .graph import ProbabilityModel
+from .graph import EXAMPLE_IDS, ProbabilityModel, dynamic_shapes
 
 OPSET = 18
 
 
 def export_onnx(model: ProbabilityModel) -> bytes:
     """Serialized ONNX model; ``onnx.checker`` has passed on it."""
-    example = torch.tensor([[2, 3, 4, 0], [5, 6, 0, 0], [7, 0, 0, 0]], dtype=torch.int64)
-    batch = torch.export.Dim("batch", min=1)
-    sequence = torch.export.Dim("sequence", min=1)
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         path = Path(tmp) / "model.onnx"
         torch.onnx.export(
             model.eval(),
-            (example,),
+            (EXAMPLE_IDS,),
             str(path),
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
             dynamo=True,
-            dynamic_shapes={"input_ids": {0: batch, 1: sequence}},
+            dynamic_shapes=dynamic_shapes(),
             opset_version=OPSET,
             external_data=False,
             optimize=True,

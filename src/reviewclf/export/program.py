@@ -7,17 +7,17 @@ import io
 
 import torch
 
-from .graph import ProbabilityModel
+from .graph import EXAMPLE_IDS, ProbabilityModel, dynamic_shapes
 
 
 def export_program(model: ProbabilityModel) -> bytes:
-    example = torch.tensor([[2, 3, 4, 0], [5, 6, 0, 0], [7, 0, 0, 0]], dtype=torch.int64)
-    dims = {"input_ids": {0: torch.export.Dim("batch", min=1), 1: torch.export.Dim("sequence", min=1)}}
-    program = torch.export.export(model.eval(), (example,), dynamic_shapes=dims)
+    """Serialized ``torch.export`` program, traced on the same example and dynamic axes as the ONNX graph."""
+    program = torch.export.export(model.eval(), (EXAMPLE_IDS,), dynamic_shapes=dynamic_shapes())
     buffer = io.BytesIO()
     torch.export.save(program, buffer)
     return buffer.getvalue()
 
 
 def load_program(data: bytes) -> torch.nn.Module:
+    """The program's module, callable like the eager model."""
     return torch.export.load(io.BytesIO(data)).module()
