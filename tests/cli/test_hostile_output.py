@@ -222,3 +222,18 @@ def test_predict_writes_nothing_under_home(demo_bundle: Path, reviews: Path, tmp
                              capture_output=True, text=True, timeout=120, env={**environment, "HOME": str(home)})
     assert process.returncode == 0 and process.stderr == ""
     assert list(home.iterdir()) == []
+
+
+def test_ctrl_c_during_the_onnx_capture_is_one_line_and_leaves_nothing(demo_run: Path, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from reviewclf.export.graph import ProbabilityModel
+
+    def interrupted(self: ProbabilityModel, input_ids: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ProbabilityModel, "forward", interrupted)
+    result = CliRunner().invoke(main, ["export", str(demo_run), "-o", str(tmp_path / "bundle")])
+    assert result.exit_code == 130
+    assert result.stderr.splitlines()[-1] == "error: interrupted"
+    assert "Traceback" not in result.stderr and "TorchExportError" not in result.stderr
+    assert list(tmp_path.iterdir()) == []

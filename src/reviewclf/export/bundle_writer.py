@@ -3,6 +3,7 @@ sibling of the target, which is renamed into place only when it loads back: a fa
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -10,6 +11,7 @@ import shutil
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ from ..runtime.bundle import (
     is_bundle,
 )
 from ..runtime.encoding import TextEncoder
+from ..runtime.manifest import parse_manifest
 from ..runtime.predictor import Predictor, session_options
 from ..training.rundir import RunDir
 from .equivalence import BATCH_SIZES, edge_cases, verify_predictor
@@ -105,7 +108,8 @@ def staged_predictor(out: Path, manifest: dict[str, Any], files: dict[str, bytes
                      model: str = ONNX_MODEL) -> Predictor:
     """A Predictor over the bundle before any of it is on disk: ``manifest`` and ``files`` in memory, ONNX
     Runtime loaded from ``model``'s bytes, the same options and checks as ``Predictor.load``."""
-    bundle = Bundle(out, manifest, {name: (lambda data=data: data) for name, data in files.items()})
+    parse_manifest(out, json.dumps(manifest).encode("utf-8"))  # the schema every reader will check
+    bundle = Bundle(out, manifest, {name: partial(io.BytesIO, data) for name, data in files.items()})
     try:
         session = onnxruntime.InferenceSession(bundle.read(model), sess_options=session_options(None),
                                                providers=["CPUExecutionProvider"])

@@ -6,7 +6,8 @@ eager, TorchScript and ONNX are compared on the very numbers users see.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,21 @@ def dynamic_shapes() -> dict[str, Any]:
     """The dynamic axes of ``ProbabilityModel.forward``'s ``input_ids`` for both exporters: batch and sequence,
     each at least 1."""
     return {"input_ids": {0: torch.export.Dim("batch", min=1), 1: torch.export.Dim("sequence", min=1)}}
+
+
+@contextmanager
+def interrupts_unwrapped() -> Iterator[None]:
+    """The exporters wrap whatever interrupts a trace (Ctrl-C, a SIGTERM turned into one) in their own error
+    with a long traceback; re-raise the interrupt itself so the CLI cleans up and says one line."""
+    try:
+        yield
+    except Exception as exc:
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, KeyboardInterrupt):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            raise cause from None
+        raise
 
 
 class ProbabilityModel(nn.Module):

@@ -10,14 +10,14 @@ import onnx
 import torch
 
 from ..runtime.bundle import INPUT_NAME, OUTPUT_NAME
-from .graph import EXAMPLE_IDS, ProbabilityModel, dynamic_shapes
+from .graph import EXAMPLE_IDS, ProbabilityModel, dynamic_shapes, interrupts_unwrapped
 
 OPSET = 18
 
 
 def export_onnx(model: ProbabilityModel) -> bytes:
     """Serialized ONNX model; ``onnx.checker`` has passed on it."""
-    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), interrupts_unwrapped():
         warnings.simplefilter("ignore")
         path = Path(tmp) / "model.onnx"
         torch.onnx.export(

@@ -7,12 +7,13 @@ import io
 
 import torch
 
-from .graph import EXAMPLE_IDS, ProbabilityModel, dynamic_shapes
+from .graph import EXAMPLE_IDS, ProbabilityModel, dynamic_shapes, interrupts_unwrapped
 
 
 def export_program(model: ProbabilityModel) -> bytes:
     """Serialized ``torch.export`` program, traced on the same example and dynamic axes as the ONNX graph."""
-    program = torch.export.export(model.eval(), (EXAMPLE_IDS,), dynamic_shapes=dynamic_shapes())
+    with interrupts_unwrapped():
+        program = torch.export.export(model.eval(), (EXAMPLE_IDS,), dynamic_shapes=dynamic_shapes())
     buffer = io.BytesIO()
     torch.export.save(program, buffer)
     return buffer.getvalue()
