@@ -9,6 +9,8 @@ import pytest
 
 from tests.support import DATA, make_bundle, make_run
 
+pytest_plugins = ["tests.torchless"]
+
 
 def pytest_configure(config: pytest.Config) -> None:
     # The tests read real reviews; a missing data folder is a broken checkout, not a reason to skip.

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 import reviewclf
 from reviewclf.cli import main
 from reviewclf.runtime.bundle import MANIFEST, VERIFICATION, file_entry, load_bundle
-from tests.runtime.test_without_torch import attempts, no_torch  # noqa: F401 (a fixture)
+from tests.torchless import attempts
 
 
 def verify_lines(output: str) -> list[str]:
@@ -75,7 +75,7 @@ def test_verify_fails_when_the_stored_probabilities_disagree(demo_bundle: Path, 
     assert "verified" not in result.stdout
 
 
-def test_verify_without_torch_checks_onnx_runtime_only(no_torch: Path, demo_bundle: Path) -> None:  # noqa: F811
+def test_verify_without_torch_checks_onnx_runtime_only(no_torch: Path, demo_bundle: Path) -> None:
     # the blockers first, then the reviewclf these tests import (which need not be the installed one)
     path = os.pathsep.join([str(no_torch), str(Path(reviewclf.__file__).parents[1])])
     (no_torch / "attempts.txt").unlink(missing_ok=True)
