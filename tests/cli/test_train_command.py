@@ -123,3 +123,18 @@ def test_cli_label_map_on_yelp_gives_the_polarity_counts(data_dir, tmp_path):
         assert set(support) == set(YELP_POLARITY)
         for label, count in YELP_POLARITY.items():
             assert abs(support[label] - 0.15 * count) <= 1
+
+
+@pytest.mark.parametrize(("flag", "value", "words"), [
+    ("--epochs", "0", "--epochs: must be >= 1, not 0"),
+    ("--max-length", "0", "--max-length: must be >= 1, not 0"),
+    ("--lr", "-1", "--lr: must be > 0.0, not -1.0"),
+    ("--batch-size", "0", "--batch-size: must be >= 1, not 0"),
+    ("--batch-size", "-5", "--batch-size: must be >= 1, not -5"),
+    ("--dropout", "1.5", "--dropout: must be in [0.0, 1.0), not 1.5"),
+])
+def test_an_out_of_range_option_is_one_line_before_any_work(flag, value, words, tmp_path):
+    result = CliRunner().invoke(main, ["train", flag, value, "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [f"error: {words}"]
+    assert not (tmp_path / "run").exists()

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from reviewclf.cli import main
-from reviewclf.runtime.bundle import MANIFEST, ONNX_MODEL, TOKENIZER, VERIFICATION
+from reviewclf.runtime.bundle import MANIFEST, ONNX_MODEL, TOKENIZER
 from tests.runtime.tampering import assert_refused, edit_manifest, zip_bundle
 from tests.support import run_measured
 
@@ -94,20 +94,23 @@ def test_corrupt_deflate_data_is_one_line(bundle: Path, tmp_path: Path) -> None:
 
 def test_a_member_inflating_past_its_listed_size_is_refused_in_bounded_memory(bundle: Path,
                                                                               tmp_path: Path) -> None:
-    """A zip bomb whose headers claim the size the manifest lists: refused at that size, not read whole."""
-    listed = (bundle / VERIFICATION).stat().st_size
+    """A zip bomb whose headers claim the size the manifest lists: refused at that size, not read whole, by
+    ``verify`` (every file) and ``predict`` (the files it uses)."""
+    listed = (bundle / TOKENIZER).stat().st_size
     archive = tmp_path / "bomb.zip"
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as handle:
         for path in sorted(bundle.iterdir()):
-            if path.name != VERIFICATION:
+            if path.name != TOKENIZER:
                 handle.write(path, arcname=path.name)
-        handle.writestr(VERIFICATION, b"\0" * (400 << 20))  # 400 MB inflating from ~400 kB
-    entry = central_entry(archive, VERIFICATION)
-    patch(archive, entry + 24, "<I", listed)  # the central directory lies about the size
-    code, _, stderr, peak_mb = run_measured([sys.executable, "-m", "reviewclf", "verify", str(archive)])
-    assert code == 1 and "Traceback" not in stderr
-    assert VERIFICATION in stderr and ("larger than the manifest" in stderr or "cannot read" in stderr)
-    assert int(peak_mb) < 300
+        handle.writestr(TOKENIZER, b"\0" * (400 << 20))  # 400 MB inflating from ~400 kB
+    patch(archive, central_entry(archive, TOKENIZER) + 24, "<I", listed)  # the central directory lies
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_text("good food\n")
+    for command in (["verify", str(archive)], ["predict", str(archive), str(reviews)]):
+        code, _, stderr, peak_mb = run_measured([sys.executable, "-m", "reviewclf", *command])
+        assert code == 1 and "Traceback" not in stderr, stderr
+        assert TOKENIZER in stderr and ("larger than the manifest" in stderr or "cannot read" in stderr), stderr
+        assert peak_mb < 300, (command[0], peak_mb)
 
 
 def test_labels_that_do_not_fit_the_models_outputs_are_refused_at_load(bundle: Path) -> None:
