@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install reviewclf with its training and test extras. Idempotent.
+# Create .venv and install reviewclf with its training and test extras, and the Parquet, Spark and Ray extras
+# that the engine tests need (Spark also needs Java 17). Idempotent.
 # torch is installed first at a pinned CPU-friendly version (TORCH_SPEC), so that the loose `torch>=2.4`
 # requirement of the [train] extra is already met and pip does not pull several GB of CUDA wheels.
 set -euo pipefail
@@ -10,4 +11,4 @@ TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   .venv/bin/pip install --quiet "$TORCH_SPEC"
 fi
-.venv/bin/pip install --quiet -e ".[train,dev]"
+.venv/bin/pip install --quiet -e ".[train,dev,parquet,spark,ray]"

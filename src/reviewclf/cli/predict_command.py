@@ -17,7 +17,7 @@ import click
 import numpy as np
 
 from ..errors import ReviewclfError
-from ..io.prediction_io import INPUT_FORMATS, OUTPUT_FORMATS, InputReader
+from ..io.prediction_io import INPUT_FORMATS, OUTPUT_FORMATS, PARQUET, InputReader
 from .options import data_options
 
 BACKENDS = ("onnxruntime", "torchscript")
@@ -64,7 +64,7 @@ def _report_counts(reader: InputReader, writer: Any) -> None:
         click.echo(f"{reader.skipped} bad rows skipped", err=True)
     if writer.rows_with_extra_fields:
         click.echo(f"{writer.rows_with_extra_fields} rows had fields that the first row lacks; they are not in the "
-                   "CSV/TSV output (write JSONL to keep them)", err=True)
+                   "CSV/TSV/Parquet output (write JSONL to keep them)", err=True)
 
 
 @click.command()
@@ -72,13 +72,14 @@ def _report_counts(reader: InputReader, writer: Any) -> None:
 @click.argument("inputs", nargs=-1, type=click.Path())
 @click.option("-o", "--output", default=None, type=click.Path(),
               help="Output file (default: stdout). Written atomically: complete or not at all.")
-@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default=None,
+@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS + (PARQUET,)), default=None,
               help="Output format (default: from the -o extension; stdout: csv).")
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS), default=None,
-              help="Input format (default: from each file's extension, .csv .tsv .jsonl .ndjson, else txt; "
+              help="Input format (default: from each file's extension, .csv .tsv .jsonl .ndjson .parquet, else txt; "
                    "stdin: txt).")
 @click.option("--text-column", "--text-field", "text_column", default=None,
-              help="CSV/TSV column or JSONL field holding the review (default: text, review, sentence or content).")
+              help="CSV/TSV/Parquet column or JSONL field holding the review (default: text, review, sentence or "
+                   "content).")
 @click.option("--include-text", is_flag=True, help="Also write the review text to the output.")
 @click.option("--all-probs", is_flag=True, help="Add one p_<label> column per label (JSONL: 'probabilities').")
 @click.option("--threshold", type=float, default=None,
@@ -102,8 +103,7 @@ def predict(bundle: str, inputs: tuple[str, ...], output: str | None, output_for
     Plain-text input is one review per line; blank lines are scored as empty reviews, so output row N
     belongs to input line N. CSV/TSV/JSONL inputs carry their other columns (e.g. an id) to the output.
     """
-    from ..io.atomic import open_output
-    from ..io.prediction_io import PredictionWriter, output_format_of
+    from ..io.prediction_io import output_format_of
 
     fmt = output_format or output_format_of(output)
     reader = InputReader(list(inputs), input_format=input_format, text_column=text_column, encoding=encoding,
@@ -111,8 +111,7 @@ def predict(bundle: str, inputs: tuple[str, ...], output: str | None, output_for
     predictor = load_predictor(bundle, int8=int8, threads=threads, backend=backend)
     predictor.check_k(k)  # refused before the output is opened
     predictor.decision.check(threshold)
-    with open_output(output, inputs) as stream, _progress(reader, output) as bar:
-        writer = PredictionWriter(stream, fmt, predictor.labels, all_probs=all_probs, top_k=k)
+    with _writer(output, inputs, fmt, predictor.labels, all_probs, k) as writer, _progress(reader, output) as bar:
         seen = 0
         groups = ((rows.carried, rows.texts) for rows in reader)
         for carried, scores in predictor.stream(groups, batch_size, threshold, k):
@@ -121,6 +120,25 @@ def predict(bundle: str, inputs: tuple[str, ...], output: str | None, output_for
                 bar.update(reader.bytes_read - seen)
                 seen = reader.bytes_read
     _report_counts(reader, writer)
+
+
+@contextmanager
+def _writer(output: str | None, inputs: tuple[str, ...], fmt: str, labels: list[str], all_probs: bool,
+            k: int) -> Iterator[Any]:
+    """The prediction writer for ``fmt`` over its atomic output: a text stream, or a binary one for Parquet."""
+    if fmt != PARQUET:
+        from ..io.atomic import open_output
+        from ..io.prediction_io import PredictionWriter
+
+        with open_output(output, inputs) as stream:
+            yield PredictionWriter(stream, fmt, labels, all_probs=all_probs, top_k=k)
+        return
+    from ..io.parquet_writer import ParquetPredictionWriter, parquet_output
+
+    with parquet_output(output, inputs) as stream:
+        writer = ParquetPredictionWriter(stream, labels, all_probs=all_probs, top_k=k, shown_as=output)
+        yield writer
+        writer.close()
 
 
 @click.command()

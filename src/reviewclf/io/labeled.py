@@ -37,7 +37,7 @@ from .records import TEXT_COLUMNS, refuse_duplicates, require_column
 def _read_errors(path: Path):  # noqa: ANN202
     return read_errors(path, " (only the aclimdb format reads directories)")
 
-FORMATS = ("csv", "tsv", "zhang", "book", "jsonl", "fasttext", "tabbed", "aclimdb", "lines")
+FORMATS = ("csv", "tsv", "zhang", "book", "jsonl", "fasttext", "tabbed", "aclimdb", "lines", "parquet")
 
 LABEL_COLUMNS = ("label", "stars", "rating", "sentiment", "class")
 SPLITS = ("train", "val", "test")
@@ -103,7 +103,7 @@ def detect_format(path: Path, encoding: str = "utf-8") -> str:
 
     In order:
 
-    1. a directory, ``.tar``, ``.tar.gz`` or ``.tgz`` -> ``aclimdb``;
+    1. a directory, ``.tar``, ``.tar.gz`` or ``.tgz`` -> ``aclimdb``; ``.parquet`` -> ``parquet``;
     2. ``.jsonl`` / ``.ndjson`` -> ``jsonl``;
     3. suffix ``.0``/``.1``/``.pos``/``.neg`` (Shen/Pang-Lee/Hu-Liu) -> ``lines``: the suffix is the label;
     4. first line starts with ``__label__`` -> ``fasttext``;
@@ -121,6 +121,8 @@ def detect_format(path: Path, encoding: str = "utf-8") -> str:
         lower = path.name.lower()
         if path.is_dir() or lower.endswith((".tar", ".tar.gz", ".tgz")):
             return "aclimdb"
+        if lower.endswith(".parquet"):
+            return "parquet"
         inner = inner_name(path)
         suffix = _suffix(inner)
         if suffix in (".jsonl", ".ndjson"):
@@ -311,6 +313,12 @@ def _read_aclimdb(job: _Job) -> None:
         job.add(None, text, label, split)
 
 
+def _read_parquet(job: _Job) -> None:
+    from .parquet import read_labeled_parquet  # pyarrow is imported only when a Parquet file is read
+
+    read_labeled_parquet(job)
+
+
 _READERS: dict[str, Callable[[_Job], None]] = {
     "csv": _read_csv,
     "tsv": partial(_read_csv, delimiter="\t"),
@@ -321,6 +329,7 @@ _READERS: dict[str, Callable[[_Job], None]] = {
     "tabbed": _read_tabbed,
     "aclimdb": _read_aclimdb,
     "lines": _read_lines,
+    "parquet": _read_parquet,
 }
 
 

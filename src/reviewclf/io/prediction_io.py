@@ -44,11 +44,12 @@ from .records import TEXT_COLUMNS, refuse_duplicates, require_column
 if TYPE_CHECKING:  # a type only: the I/O floor does not import the runtime
     from ..runtime.predictor import Scores
 
-INPUT_FORMATS = ("txt", "csv", "tsv", "jsonl")
+PARQUET = "parquet"  # read and written by io/parquet*.py (the [parquet] extra), dispatched here
+INPUT_FORMATS = ("txt", "csv", "tsv", "jsonl", PARQUET)
 OUTPUT_FORMATS = ("csv", "tsv", "jsonl")
 TXT_TEXT_COLUMN = "text"  # the column name of a plain-text line with ``include_text``
 
-_SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": PARQUET}
 _GROUP_ROWS = 1024
 
 
@@ -64,7 +65,8 @@ def output_format_of(name: str | None) -> str:
     fmt = _SUFFIX_FORMATS.get(PurePath(name).suffix.lower())
     if fmt is None:
         raise ReviewclfError(
-            f"cannot tell the output format from {name!r}; name it .csv, .tsv or .jsonl, or pass --output-format"
+            f"cannot tell the output format from {name!r}; name it .csv, .tsv, .jsonl or .parquet, or pass "
+            "--output-format"
         )
     return fmt
 
@@ -133,6 +135,9 @@ class InputReader:
             yield from self._read_one(name)
 
     def _read_one(self, name: str) -> Iterator[Rows]:
+        if (self.input_format or (input_format_of(name) if name != STDIO else "txt")) == PARQUET:
+            yield from self._read_parquet(name)
+            return
         file = _File(display_name(name), self.encoding, self.on_error)
         self._current = file
         with read_errors(file.path), open_input(name) as (stream, inner):
@@ -152,6 +157,16 @@ class InputReader:
         if not file.rows:
             note = f" ({file.skipped} bad rows skipped)" if file.skipped else ""
             raise located(file.path, None, f"no input rows{note}")
+
+    def _read_parquet(self, name: str) -> Iterator[Rows]:
+        from .parquet import ParquetSource  # pyarrow is imported only when a Parquet file is read
+
+        source = ParquetSource(display_name(name), self.text_column, self.on_error, self.include_text)
+        self._current = source  # type: ignore[assignment]  # it counts bytes_read as a LineSource does
+        yield from source
+        self.skipped += source.skipped
+        self._done_bytes += source.bytes_read
+        self._current = None
 
     def _txt_rows(self, file: _File, blocks: Iterable[list[bytes]]) -> Iterator[Rows]:
         """One review per line; blank lines are empty reviews so output row N matches input line N.
