@@ -1,5 +1,5 @@
 """TextEncoder: the one text -> ids path. Special tokens spelled in review text, old tokenizer.json files that
-match them, and the padded matrix."""
+match them, input order across the two producers, and the padded matrix."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def test_special_tokens_spelled_in_a_review_are_ordinary_words() -> None:
     assert all(unk not in row for row in rows[:4])  # every piece is in the vocabulary; only "café" is unknown
     plain = Tokenizer.from_str(encoder.to_str())  # the file alone, as any consumer reads it
     assert [plain.encode(t, add_special_tokens=False).ids for t in SPELLED] == rows
+    assert TextEncoder(encoder.tokenizer, fast_path=False).encode_ragged(SPELLED) == rows
 
 
 def test_training_and_serving_read_one_tokenizer_json(demo_run: Path, demo_bundle: Path) -> None:
@@ -45,11 +46,27 @@ def test_training_and_serving_read_one_tokenizer_json(demo_run: Path, demo_bundl
 
 
 def test_an_old_tokenizer_json_keeps_matching_special_tokens_in_raw_text() -> None:
-    """A file written with [PAD]/[UNK] as added tokens keeps its behaviour: the contract is the file."""
+    """A file written with [PAD]/[UNK] as added tokens keeps its behaviour: the contract is the file. The fast
+    path leaves the texts that spell them to tokenizers."""
     old = TextEncoder.from_file(OLD_TOKENIZER)
     plain = Tokenizer.from_file(str(OLD_TOKENIZER))
+    assert old.fast_path is not None and old.fast_path.guards == ("[PAD]", "[UNK]")
     assert old.encode_ragged(["x[PAD]y", "[UNK] food", "x[pad]y"]) == [[17, 0, 18], [1, 9], [17, 2, 11, 3, 18]]
+    rows, others = old.fast_path.encode_where_exact(["x[PAD]y", "x[pad]y", "[UNK] food"])
+    assert others == [0, 2] and rows[1] == [17, 2, 11, 3, 18]
     assert old.encode_ragged(SPELLED) == [plain.encode(t, add_special_tokens=False).ids for t in SPELLED]
+
+
+def test_mixed_batches_keep_input_order() -> None:
+    encoder = fit_encoder(TRAIN, min_freq=1, max_length=12)
+    texts = ["great food", "café food", "", "x[PAD]y", "bad\u2019s service", "would return"] * 3
+    assert encoder.fast_path is not None
+    _, others = encoder.fast_path.encode_where_exact(texts)
+    assert others == [1, 4, 7, 10, 13, 16]  # the non-ASCII texts go to tokenizers
+    expected = [e.ids for e in encoder.tokenizer.encode_batch(texts, add_special_tokens=False)]
+    assert encoder.encode_ragged(texts) == expected
+    assert encoder.encode_ragged(tuple(texts)) == encoder.encode_ragged(iter(texts)) == expected
+    assert encoder.encode_ragged([]) == []
 
 
 def test_truncation_and_padding() -> None:

@@ -7,14 +7,7 @@ from collections.abc import Sequence
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
 
 from ..runtime.encoding import PAD_TOKEN, UNK_TOKEN, TextEncoder
-
-# HTML line breaks (IMDB's "<br /><br />", also "<BR>", "<Br/>") become spaces before anything else sees the
-# text. Spelled with character classes rather than an inline (?i) flag, so every tokenizers regex engine agrees.
-HTML_BREAK = r"<\s*[bB][rR]\s*/?\s*>"
-
-# Apostrophes are deleted, so a contraction stays one word ("didn't" -> "didnt", the same token as the common
-# misspelling) for the pre-tokenizer, which splits on everything that is not a word character.
-APOSTROPHES = ("'", "\u2019")
+from ..runtime.fast_encoding import APOSTROPHES, HTML_BREAK
 
 
 def new_tokenizer(model: models.Model | None = None) -> Tokenizer:
@@ -27,6 +20,7 @@ def new_tokenizer(model: models.Model | None = None) -> Tokenizer:
       gains no accuracy.
     * the built-in ``Whitespace`` pre-tokenizer (the ``regex`` crate) rather than a ``Split`` (Oniguruma,
       slower); deleting the apostrophes keeps contractions whole for it, which a ``Split`` pattern had done.
+    ``runtime.fast_encoding`` recognises exactly this pipeline: changing it here turns the fast path off.
     """
     tokenizer = Tokenizer(model or models.WordLevel(unk_token=UNK_TOKEN))
     tokenizer.normalizer = normalizers.Sequence(
