@@ -30,10 +30,11 @@ PAD_ID = 0
 class TextEncoder:
     """Wraps a WordLevel ``tokenizers.Tokenizer`` and returns padded int64 id matrices.
 
-    ``fast_path=False`` sends every text to ``tokenizers`` (for comparing the two producers).
+    ``fast_path=False`` sends every text to ``tokenizers`` (for comparing the two producers). ``spec`` is the
+    parsed tokenizer.json when the caller has it: serializing a large vocabulary again costs start-up time.
     """
 
-    def __init__(self, tokenizer: Tokenizer, *, fast_path: bool = True):
+    def __init__(self, tokenizer: Tokenizer, *, fast_path: bool = True, spec: dict | None = None):
         if tokenizer.token_to_id(PAD_TOKEN) != PAD_ID:
             raise ReviewclfError(f"tokenizer must map {PAD_TOKEN} to id {PAD_ID}")
         if tokenizer.token_to_id(UNK_TOKEN) is None:
@@ -42,7 +43,9 @@ class TextEncoder:
         self.vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
         truncation = tokenizer.truncation
         self.max_length: int | None = truncation["max_length"] if truncation else None
-        self.fast_path: FastPath | None = FastPath.of(json.loads(tokenizer.to_str())) if fast_path else None
+        self.fast_path: FastPath | None = None
+        if fast_path:
+            self.fast_path = FastPath.of(spec if spec is not None else json.loads(tokenizer.to_str()))
 
     @classmethod
     def from_str(cls, json_text: str, *, fast_path: bool = True) -> TextEncoder:
@@ -50,7 +53,8 @@ class TextEncoder:
             tokenizer = Tokenizer.from_str(json_text)
         except Exception as exc:  # tokenizers raises a bare Exception on malformed JSON
             raise ReviewclfError(f"invalid tokenizer.json: {str(exc).splitlines()[0]}") from None
-        return cls(tokenizer, fast_path=fast_path)
+        # The file as tokenizers read it: both parsers keep the last of duplicate keys.
+        return cls(tokenizer, fast_path=fast_path, spec=json.loads(json_text) if fast_path else None)
 
     @classmethod
     def from_file(cls, path: str | Path, *, fast_path: bool = True) -> TextEncoder:
