@@ -59,10 +59,10 @@ def test_an_old_tokenizer_json_keeps_matching_special_tokens_in_raw_text() -> No
 
 def test_mixed_batches_keep_input_order() -> None:
     encoder = fit_encoder(TRAIN, min_freq=1, max_length=12)
-    texts = ["great food", "café food", "", "x[PAD]y", "bad\u2019s service", "would return"] * 3
+    texts = ["great food", "ΣΑΣ food", "café’s", "x[PAD]y", "日本 service", "would return"] * 3
     assert encoder.fast_path is not None
     _, others = encoder.fast_path.encode_where_exact(texts)
-    assert others == [1, 4, 7, 10, 13, 16]  # the non-ASCII texts go to tokenizers
+    assert others == [1, 4, 7, 10, 13, 16]  # characters beyond U+00FF (but ’) go to tokenizers
     expected = [e.ids for e in encoder.tokenizer.encode_batch(texts, add_special_tokens=False)]
     assert encoder.encode_ragged(texts) == expected
     assert encoder.encode_ragged(tuple(texts)) == encoder.encode_ragged(iter(texts)) == expected

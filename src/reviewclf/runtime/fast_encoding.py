@@ -4,11 +4,20 @@ compiled regex, on the texts where it is proven to give exactly the ids ``tokeni
 tokenizer.json stays the one definition of text -> ids. ``FastPath.of`` reads a tokenizer.json and recognises
 only the exact normalizer, pre-tokenizer, model and truncation that ``training.vocabulary`` writes; for any
 other file it returns None and every text goes to ``tokenizers``. Within a recognised file it takes only the
-texts it is exact on (``FastPath.applies``): pure ASCII, where the Unicode classes of tokenizers' regex engines
-reduce to the explicit ASCII classes below, and holding no added token's content (a tokenizer.json written
-before added tokens were dropped matches ``[PAD]`` and ``[UNK]`` in the raw text). ``TextEncoder`` sends every
-other text to ``tokenizers``. tests/runtime/test_fast_encoding.py checks the two against each other on
-generated text and on every corpus in ../shared/data.
+texts it is exact on (``FastPath.applies``):
+
+* every character is at most U+00FF (ASCII and Latin-1), or is the apostrophe U+2019, which is deleted. On
+  these characters each step is character by character (the break regex and the pre-tokenizer only ask
+  whether a character is space or word; lowercasing maps one character to one, with no context rule), and
+  the Unicode classes of tokenizers' regex engines are spelled out below as explicit classes, since Python's
+  ``\\s`` and ``\\w`` differ (U+001C-U+001F are space to Python, punctuation to tokenizers; ``²`` is a word
+  character to Python);
+* the text holds no added token's content (a tokenizer.json written before added tokens were dropped matches
+  ``[PAD]`` and ``[UNK]`` in the raw text).
+
+``TextEncoder`` sends every other text to ``tokenizers``. tests/runtime/test_fast_encoding.py checks the two
+against each other on every such character alone and in pairs, on generated text and on samples of every
+corpus in ../shared/data (``benchmarks/tokenize_cost.py --corpora``: every text of every corpus).
 """
 
 from __future__ import annotations
@@ -27,13 +36,14 @@ HTML_BREAK = r"<\s*[bB][rR]\s*/?\s*>"
 APOSTROPHES = ("'", "\u2019")
 WHITESPACE_PRE_TOKENIZER = {"type": "Whitespace"}
 
-# The ASCII part of Unicode White_Space, which is what \s means to both of tokenizers' regex engines. Python's
-# \s also takes \x1c-\x1f, which tokenizers treats as punctuation, so the classes are spelled out.
-ASCII_SPACE = "\t\n\x0b\x0c\r "
-_SPACE_CLASS = r"[\t\n\x0b\x0c\r ]"
-_BREAK = re.compile(HTML_BREAK.replace(r"\s", _SPACE_CLASS))
-# ``Whitespace`` keeps the matches of \w+|[^\w\s]+; on lowercased ASCII, \w is [a-z0-9_].
-_WORDS = re.compile(r"[a-z0-9_]+|[^a-z0-9_\t\n\x0b\x0c\r ]+")
+# Up to U+00FF: \s (Unicode White_Space, for both of tokenizers' regex engines) and \w (the regex crate's
+# Alphabetic, Mark, Decimal_Number, Connector_Punctuation, Join_Control: Latin-1 adds letters, no digits).
+SPACE = "\t\n\x0b\x0c\r \x85\xa0"
+WORD = "A-Za-z0-9_\xaa\xb5\xba\xc0-\xd6\xd8-\xf6\xf8-\xff"
+_BREAK = re.compile(HTML_BREAK.replace(r"\s", f"[{SPACE}]"))
+_WORDS = re.compile(f"[{WORD}]+|[^{WORD}{SPACE}]+")
+# A character the fast path does not take.
+_BEYOND = re.compile("[^\x00-\xff\u2019]").search
 _TRUNCATION = {"direction": "Right", "strategy": "LongestFirst", "stride": 0}
 
 
@@ -101,8 +111,8 @@ class FastPath:
         return cls(model["vocab"], model["unk_token"], truncation["max_length"] if truncation else None, guards)
 
     def applies(self, text: str) -> bool:
-        """Whether this text's ids are the fast path's to make (pure ASCII, no added token spelled in it)."""
-        return text.isascii() and not any(guard in text for guard in self.guards)
+        """Whether this text's ids are the fast path's to make (characters it takes, no added token spelled)."""
+        return (text.isascii() or _BEYOND(text) is None) and not any(guard in text for guard in self.guards)
 
     def encode_where_exact(self, texts: Sequence[str]) -> tuple[list[list[int]], list[int]]:
         """Ids of the texts the fast path applies to, and the positions of the others, whose rows are left
@@ -110,15 +120,15 @@ class FastPath:
         rows: list[list[int]] = []
         others: list[int] = []
         lookup, limit, guards = self._lookup, self.max_length, self.guards
-        split, unbreak = _WORDS.findall, _BREAK.sub
+        split, unbreak, beyond = _WORDS.findall, _BREAK.sub, _BEYOND
         for position, text in enumerate(texts):
-            if not text.isascii() or (guards and any(guard in text for guard in guards)):
+            if not (text.isascii() or beyond(text) is None) or (guards and any(guard in text for guard in guards)):
                 rows.append([])
                 others.append(position)
                 continue
             if "<" in text:
                 text = unbreak(" ", text)
-            words = split(text.lower().replace("'", ""))
+            words = split(text.lower().replace("'", "").replace("\u2019", ""))
             if limit is not None and len(words) > limit:
                 del words[limit:]
             rows.append(list(map(lookup, words)))
