@@ -5,8 +5,8 @@ ids a model was trained on and the ids it is served are made by one piece of cod
 All normalization (lowercasing, ``<br />`` removal, punctuation split, truncation) lives inside that file.
 
 The ids are the contract, their producer is a detail: ``tokenizers`` runs the file, except that texts the
-fast path is proven exact on (``fast_encoding``: pure ASCII, for the pipeline reviewclf writes) are encoded in
-Python at a fraction of the cost. Mixed batches are split between the two and come back in input order.
+fast path is proven exact on (``fast_encoding``: characters up to U+00FF, for the pipeline reviewclf writes) are
+encoded in Python at a fraction of the cost. Mixed batches are split between the two and come back in input order.
 """
 
 from __future__ import annotations
