@@ -42,6 +42,8 @@ function checkManifest(m) {
   }
   const vocab = m.input?.vocab_size;
   require_(Number.isInteger(vocab) && vocab > 0, "'input.vocab_size' must be a positive integer");
+  require_(typeof m.input.name === "string" && typeof m.output?.name === "string",
+    "'input.name' and 'output.name' must be strings");
   require_(m.files && typeof m.files === "object", "'files' must be an object");
   for (const [name, entry] of Object.entries(m.files)) {
     require_(KNOWN_FILES.has(name), `'files' lists ${JSON.stringify(name)}, not a bundle file`);
@@ -74,11 +76,10 @@ function readBundle(dir) {
   for (const [name, entry] of Object.entries(manifest.files)) {
     require_(names.includes(name), `${name} is listed in manifest.files but missing`);
     require_(lstatSync(join(dir, name)).size === entry.bytes, `${name} is not ${entry.bytes} bytes`);
-    if (name !== "model.onnx" && name !== "tokenizer.json") continue; // only these two are used here
-    const bytes = readFileSync(join(dir, name));
+    const bytes = readFileSync(join(dir, name)); // hashed as read, and only those bytes are used
     const digest = createHash("sha256").update(bytes).digest("hex");
     require_(bytes.length === entry.bytes && digest === entry.sha256, `${name} does not match its sha256`);
-    files[name] = bytes;
+    if (name === "model.onnx" || name === "tokenizer.json") files[name] = bytes;
   }
   return { manifest, files };
 }

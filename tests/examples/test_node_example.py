@@ -122,13 +122,16 @@ def test_node_applies_the_argmax_rule_of_a_three_label_bundle(demo_bundle: Path,
     assert_node_agrees(bundle, EDGE_CASES + list(real_reviews()[:300]), tmp_path)
 
 
-def test_node_refuses_a_bundle_whose_checksum_fails(demo_bundle: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["tokenizer.json", "model.onnx", "verification.json"])
+def test_node_refuses_a_bundle_whose_checksum_fails(demo_bundle: Path, tmp_path: Path, name: str) -> None:
+    """One byte changed, size kept: refused in one line before anything is scored (also a file it does not use)."""
     bundle = Path(shutil.copytree(demo_bundle, tmp_path / "bundle"))
-    tokenizer = bundle / "tokenizer.json"
-    tokenizer.write_text(tokenizer.read_text(encoding="utf-8").replace('"great"', '"grand"'), encoding="utf-8")
+    data = bytearray((bundle / name).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (bundle / name).write_bytes(bytes(data))
     done = node_predict(bundle, ["great food"], tmp_path)
     assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr.strip().splitlines() == [f"predict.mjs: {bundle}: tokenizer.json does not match its sha256"]
+    assert done.stderr.strip().splitlines() == [f"predict.mjs: {bundle}: {name} does not match its sha256"]
 
 
 def three_label_bundle(demo_bundle: Path, out: Path) -> Path:
