@@ -7,27 +7,22 @@ from collections.abc import Sequence
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
 
 from ..runtime.encoding import PAD_TOKEN, UNK_TOKEN, TextEncoder
-
-# HTML line breaks (IMDB's "<br /><br />", also "<BR>", "<Br/>") become spaces before anything else sees the
-# text. Spelled with character classes rather than an inline (?i) flag, so every tokenizers regex engine agrees.
-HTML_BREAK = r"<\s*[bB][rR]\s*/?\s*>"
-
-# Apostrophes are deleted, so a contraction stays one word ("didn't" -> "didnt", the same token as the common
-# misspelling) for the pre-tokenizer, which splits on everything that is not a word character.
-APOSTROPHES = ("'", "\u2019")
+from ..runtime.fast_encoding import APOSTROPHES, HTML_BREAK
 
 
-def new_tokenizer() -> Tokenizer:
+def new_tokenizer(model: models.Model | None = None) -> Tokenizer:
     """The normalizer and pre-tokenizer every model uses: HTML breaks to spaces, lowercase, apostrophes out;
-    then words and runs of punctuation (``\\w+|[^\\w\\s]+``, whitespace dropped).
+    then words and runs of punctuation (``\\w+|[^\\w\\s]+``, whitespace dropped). ``model`` defaults to an
+    empty WordLevel model (for training).
 
     This pipeline is the runtime's speed limit on long reviews, so it holds only what pays:
     * no NFKC: folding full-width letters and ligatures (rare in reviews) costs much of the throughput and
       gains no accuracy.
     * the built-in ``Whitespace`` pre-tokenizer (the ``regex`` crate) rather than a ``Split`` (Oniguruma,
       slower); deleting the apostrophes keeps contractions whole for it, which a ``Split`` pattern had done.
+    ``runtime.fast_encoding`` recognises exactly this pipeline: changing it here turns the fast path off.
     """
-    tokenizer = Tokenizer(models.WordLevel(unk_token=UNK_TOKEN))
+    tokenizer = Tokenizer(model or models.WordLevel(unk_token=UNK_TOKEN))
     tokenizer.normalizer = normalizers.Sequence(
         [normalizers.Replace(Regex(HTML_BREAK), " "), normalizers.Lowercase()]
         + [normalizers.Replace(apostrophe, "") for apostrophe in APOSTROPHES]
@@ -39,14 +34,22 @@ def new_tokenizer() -> Tokenizer:
 def fit_encoder(
     texts: Sequence[str], min_freq: int, max_length: int, max_vocab: int | None = None
 ) -> TextEncoder:
-    """A tokenizer whose vocabulary is the words seen ``min_freq`` times in ``texts`` (the training split)."""
-    tokenizer = new_tokenizer()
+    """A tokenizer whose vocabulary is the words seen ``min_freq`` times in ``texts`` (the training split).
+
+    ``[PAD]`` (0) and ``[UNK]`` (1) are entries of the vocabulary only, not added tokens: tokenizers matches an
+    added token wherever the raw text spells it (``x[PAD]y`` gave a padding id inside a row), while no text
+    reaches a vocabulary entry with capitals and brackets (it becomes the tokens ``[``, ``pad``, ``]``).
+    """
+    counting = new_tokenizer()
     trainer = trainers.WordLevelTrainer(
         min_frequency=max(min_freq, 1),
         vocab_size=max_vocab if max_vocab else 1 << 30,
         special_tokens=[PAD_TOKEN, UNK_TOKEN],
         show_progress=False,
     )
-    tokenizer.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    counting.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    # The trainer registers its special tokens as added tokens too; the saved tokenizer takes its vocabulary only.
+    vocab = counting.get_vocab(with_added_tokens=False)
+    tokenizer = new_tokenizer(models.WordLevel(vocab, unk_token=UNK_TOKEN))
     tokenizer.enable_truncation(max_length=max_length)
     return TextEncoder(tokenizer)

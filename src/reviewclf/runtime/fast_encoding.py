@@ -1,0 +1,135 @@
+"""A faster producer of the same ids: the pipeline reviewclf writes, run with Python's string methods and one
+compiled regex, on the texts where it is proven to give exactly the ids ``tokenizers`` gives.
+
+tokenizer.json stays the one definition of text -> ids. ``FastPath.of`` reads a tokenizer.json and recognises
+only the exact normalizer, pre-tokenizer, model and truncation that ``training.vocabulary`` writes; for any
+other file it returns None and every text goes to ``tokenizers``. Within a recognised file it takes only the
+texts it is exact on (``FastPath.applies``):
+
+* every character is at most U+00FF (ASCII and Latin-1), or is the apostrophe U+2019, which is deleted. On
+  these characters each step is character by character (the break regex and the pre-tokenizer only ask
+  whether a character is space or word; lowercasing maps one character to one, with no context rule), and
+  the Unicode classes of tokenizers' regex engines are spelled out below as explicit classes, since Python's
+  ``\\s`` and ``\\w`` differ (U+001C-U+001F are space to Python, punctuation to tokenizers; ``²`` is a word
+  character to Python);
+* the text holds no added token's content (a tokenizer.json written before added tokens were dropped matches
+  ``[PAD]`` and ``[UNK]`` in the raw text).
+
+``TextEncoder`` sends every other text to ``tokenizers``. tests/runtime/test_fast_encoding.py checks the two
+against each other on every such character alone and in pairs, on generated text and on samples of every
+corpus in ../shared/data (``benchmarks/tokenize_cost.py --corpora``: every text of every corpus).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+# The pipeline reviewclf writes into tokenizer.json (``training.vocabulary.new_tokenizer``), defined here so
+# the fast path recognises exactly what training writes.
+# HTML line breaks (IMDB's "<br /><br />", also "<BR>", "<Br/>") become spaces before anything else sees the
+# text. Spelled with character classes rather than an inline (?i) flag, so every tokenizers regex engine agrees.
+HTML_BREAK = r"<\s*[bB][rR]\s*/?\s*>"
+# Apostrophes are deleted, so a contraction stays one word ("didn't" -> "didnt", the same token as the common
+# misspelling) for the pre-tokenizer, which splits on everything that is not a word character.
+APOSTROPHES = ("'", "\u2019")
+WHITESPACE_PRE_TOKENIZER = {"type": "Whitespace"}
+
+# Up to U+00FF: \s (Unicode White_Space, for both of tokenizers' regex engines) and \w (the regex crate's
+# Alphabetic, Mark, Decimal_Number, Connector_Punctuation, Join_Control: Latin-1 adds letters, no digits).
+SPACE = "\t\n\x0b\x0c\r \x85\xa0"
+WORD = "A-Za-z0-9_\xaa\xb5\xba\xc0-\xd6\xd8-\xf6\xf8-\xff"
+_BREAK = re.compile(HTML_BREAK.replace(r"\s", f"[{SPACE}]"))
+_WORDS = re.compile(f"[{WORD}]+|[^{WORD}{SPACE}]+")
+# A character the fast path does not take.
+_BEYOND = re.compile("[^\x00-\xff\u2019]").search
+_TRUNCATION = {"direction": "Right", "strategy": "LongestFirst", "stride": 0}
+
+
+def reviewclf_normalizer() -> dict[str, Any]:
+    """The normalizer reviewclf writes, as tokenizer.json spells it."""
+    deletions = [{"type": "Replace", "pattern": {"String": mark}, "content": ""} for mark in APOSTROPHES]
+    return {"type": "Sequence", "normalizers": [
+        {"type": "Replace", "pattern": {"Regex": HTML_BREAK}, "content": " "}, {"type": "Lowercase"}, *deletions]}
+
+
+def unrecognised(spec: dict[str, Any]) -> str | None:
+    """The part of a tokenizer.json the fast path does not reproduce, or None when it reproduces the file."""
+    model = spec.get("model") or {}
+    vocab = model.get("vocab")
+    truncation = spec.get("truncation")
+    if spec.get("normalizer") != reviewclf_normalizer():
+        return "normalizer"
+    if spec.get("pre_tokenizer") != WHITESPACE_PRE_TOKENIZER:
+        return "pre_tokenizer"
+    if model.get("type") != "WordLevel" or not isinstance(vocab, dict) or model.get("unk_token") not in vocab:
+        return "model"
+    if spec.get("post_processor") is not None or spec.get("padding") is not None:
+        return "post_processor or padding"
+    if truncation is not None and (
+        {key: truncation.get(key) for key in _TRUNCATION} != _TRUNCATION
+        or type(truncation.get("max_length")) is not int or truncation["max_length"] < 1
+    ):
+        return "truncation"
+    # Added tokens matched in the raw text are kept apart by ``applies``; those matched after normalization
+    # would need the normalized text, which the fast path never builds.
+    if any(token.get("normalized", True) for token in spec.get("added_tokens") or []):
+        return "added_tokens"
+    return None
+
+
+class _Vocabulary(dict):
+    """Word -> id, with the unknown word's id for every missing word (so a lookup is one C call)."""
+
+    __slots__ = ("unk_id",)
+
+    def __init__(self, vocab: dict[str, int], unk_id: int):
+        super().__init__(vocab)
+        self.unk_id = unk_id
+
+    def __missing__(self, word: str) -> int:
+        return self.unk_id
+
+
+class FastPath:
+    """The recognised pipeline in Python, for the texts where ``applies`` holds."""
+
+    def __init__(self, vocab: dict[str, int], unk_token: str, max_length: int | None, guards: Sequence[str]):
+        self._lookup = _Vocabulary(vocab, vocab[unk_token]).__getitem__
+        self.max_length = max_length
+        # Contents of the file's added tokens: tokenizers matches them in the raw text, the fast path does not.
+        self.guards = tuple(guards)
+
+    @classmethod
+    def of(cls, spec: dict[str, Any]) -> FastPath | None:
+        """The fast path for a parsed tokenizer.json, or None when the file is not one it reproduces."""
+        if unrecognised(spec) is not None:
+            return None
+        model, truncation = spec["model"], spec.get("truncation")
+        guards = [token["content"] for token in spec.get("added_tokens") or []]
+        return cls(model["vocab"], model["unk_token"], truncation["max_length"] if truncation else None, guards)
+
+    def applies(self, text: str) -> bool:
+        """Whether this text's ids are the fast path's to make (characters it takes, no added token spelled)."""
+        return (text.isascii() or _BEYOND(text) is None) and not any(guard in text for guard in self.guards)
+
+    def encode_where_exact(self, texts: Sequence[str]) -> tuple[list[list[int]], list[int]]:
+        """Ids of the texts the fast path applies to, and the positions of the others, whose rows are left
+        empty for the caller to fill. One loop with its names bound locally: it runs once per text."""
+        rows: list[list[int]] = []
+        others: list[int] = []
+        lookup, limit, guards = self._lookup, self.max_length, self.guards
+        split, unbreak, beyond = _WORDS.findall, _BREAK.sub, _BEYOND
+        for position, text in enumerate(texts):
+            if not (text.isascii() or beyond(text) is None) or (guards and any(guard in text for guard in guards)):
+                rows.append([])
+                others.append(position)
+                continue
+            if "<" in text:
+                text = unbreak(" ", text)
+            words = split(text.lower().replace("'", "").replace("\u2019", ""))
+            if limit is not None and len(words) > limit:
+                del words[limit:]
+            rows.append(list(map(lookup, words)))
+        return rows, others
