@@ -20,6 +20,8 @@ MODEL_KINDS_REF = "reviewclf.training.models:MODEL_KINDS"
 ACTIVATIONS_REF = "reviewclf.training.models:ACTIVATIONS"
 OPTIMIZERS_REF = "reviewclf.training.loop:OPTIMIZERS"
 DEVICES_REF = "reviewclf.training.loop:DEVICES"
+CLASS_WEIGHTS = ("none", "balanced")
+CLASS_WEIGHTS_REF = "reviewclf.training.config:CLASS_WEIGHTS"
 
 
 def option(default: Any = None, help: str = "", **meta: Any) -> Any:  # noqa: A002 - click's word
@@ -76,6 +78,8 @@ class TrainConfig:
     l1: float = option(0.0, "L1 regularization of the input layer.", low=0.0)
     word_dropout: float | None = option(None, "Training-batch word dropout.", low=0.0, high=1.0, high_open=True,
                                         model_default=True, cli="special")
+    class_weight: str = option("none", "Loss weights per class: none, or balanced (inverse class frequency on the "
+                                       "training split).", choices=CLASS_WEIGHTS_REF)
     # execution
     device: str = option("auto", "Where to train (auto picks the GPU).", choices=DEVICES_REF)
     bf16: bool = option(False, "bf16 autocast (GPU).")
@@ -94,6 +98,12 @@ class TrainConfig:
                                               f"{self.val_fraction} + {self.test_fraction}")
         if self.folds == 1:
             raise OptionError("folds", "must be 0 (none) or at least 2, not 1")
+        self.check_choice("class_weight", CLASS_WEIGHTS)
+
+    def check_choice(self, name: str, choices: tuple[str, ...]) -> None:
+        """The library's own check of a choice the CLI already restricts (API callers pass strings)."""
+        if getattr(self, name) not in choices:
+            raise OptionError(name, f"must be one of {', '.join(choices)}, not {getattr(self, name)!r}")
 
     def model_hparams(self) -> dict[str, Any]:
         """The hyper-parameters that ``build_model`` needs for this model kind."""
