@@ -218,11 +218,14 @@ def top_words(model: Classifier, tokenizer_json: str, labels: list[str], k: int 
     return result
 
 
-def write_run(out: Path, config: TrainConfig, outcome: RunOutcome, force: bool) -> None:
-    """Write ``outcome`` as the run directory ``out`` (atomically, see ``rundir.write_run_dir``)."""
+def write_run(out: Path, config: TrainConfig, outcome: RunOutcome, force: bool,
+              trials: list[dict[str, Any]] | None = None) -> None:
+    """Write ``outcome`` as the run directory ``out`` (atomically, see ``rundir.write_run_dir``); ``trials``:
+    autotune's record of every trial (trials.csv and its plot)."""
     write_run_dir(out, config=config.to_dict(), model_info=outcome.model_info,
                   tokenizer_json=outcome.tokenizer_json, model=outcome.model, metrics=outcome.metrics,
-                  heldout_texts=outcome.heldout["texts"], history=outcome.history, force=force)
+                  heldout_texts=outcome.heldout["texts"], history=outcome.history, force=force, trials=trials,
+                  trials_metric=f"val_{config.autotune_metric}")
 
 
 def train_run(config: TrainConfig, log: Callable[[str], None] = print, force: bool = False) -> RunOutcome:
@@ -238,10 +241,17 @@ def train_run(config: TrainConfig, log: Callable[[str], None] = print, force: bo
     log(f"rows: train {len(parts['train'])}, val {len(parts['val'])}, test {len(test_texts)}")
     splits = (pick("train", data.texts), pick("train", data.labels), pick("val", data.texts),
               pick("val", data.labels), test_texts, test_labels)
-    outcome = fit_once(config, *splits, log)
+    trials = None
+    if config.autotune:
+        from .autotune import autotune_fit  # optuna is imported only by a run that searches
+
+        tuned = autotune_fit(config, *splits, log=log)
+        outcome, config, trials = tuned.outcome, tuned.config, tuned.trials
+    else:
+        outcome = fit_once(config, *splits, log)
     outcome.metrics["rows"] = {"train": len(parts["train"]), "val": len(parts["val"]), "test": len(test_texts)}
     if cv:
         outcome.metrics["cross_validation"] = cv
     outcome.metrics["top_words"] = top_words(outcome.model, outcome.tokenizer_json, outcome.labels)
-    write_run(out, config, outcome, force)
+    write_run(out, config, outcome, force, trials)
     return outcome
