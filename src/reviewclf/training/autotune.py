@@ -255,7 +255,8 @@ def autotune_fit(
     summary = {"metric": config.autotune_metric, "budget_s": budget, "max_trials": max_trials,
                "trials": len(states), **{state: states.count(state) for state in
                                         ("complete", "pruned", "interrupted", "failed")},
-               "best_trial": number, f"best_val_{config.autotune_metric}": value, "stopped_by": stopped_by,
+               "best_trial": number, "best_model": chosen.model, f"best_val_{config.autotune_metric}": value,
+               "stopped_by": stopped_by,
                "seconds": time.perf_counter() - started, "final_model": "the best trial's (no refit)"}
     outcome.metrics["autotune"] = summary
     log(f"autotune: {len(states)} trials ({summary['pruned']} pruned) in {summary['seconds']:.1f}s, stopped by "
