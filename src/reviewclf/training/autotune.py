@@ -37,6 +37,9 @@ DROPOUT_RANGE = (0.0, 0.5)
 STARTUP_TRIALS = 6
 PRUNER_STARTUP_TRIALS = 4
 PRUNER_WARMUP_EPOCHS = 2
+# A trial stops at the end of the epoch that takes it past this share of the budget (its best epoch is kept),
+# so that one slowly converging trial cannot spend the whole budget: a search compares at least three.
+TRIAL_SHARE = 1 / 3
 # the model kinds whose defaults are the first trials, in this order (cheapest first)
 FIRST_TRIALS = MODEL_KINDS
 # trials.csv columns: the searched settings (empty where a model kind has no such setting), then the outcome
@@ -122,6 +125,7 @@ class Search:
     base: TrainConfig
     splits: tuple[list[str], ...]
     deadline: float | None
+    trial_budget: float | None = None  # seconds one trial may take (a share of the budget)
     cache: dict[int, Prepared] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
     best: tuple[float, int, RunOutcome, TrainConfig] | None = None
@@ -166,11 +170,15 @@ def run_trial(search: Search, trial: Any, metric: str, log: Callable[[str], None
     config = trial_config(search.base, params)
     column = "val_acc" if metric == "accuracy" else "val_macro_f1"
 
+    started = time.perf_counter()
+
     def on_epoch(epoch: dict[str, float]) -> str | None:
         trial.report(epoch[column], int(epoch["epoch"]))
         if trial.should_prune():
             return "pruned"
-        return "budget" if search.out_of_time() else None
+        if search.out_of_time():
+            return "budget"
+        return "trial-budget" if search.trial_budget and time.perf_counter() - started >= search.trial_budget else None
 
     try:
         outcome = fit_prepared(config, search.prepared(config, log), lambda _: None, on_epoch, score_test=False)
@@ -243,7 +251,7 @@ def autotune_fit(
     budget, max_trials = config.search_budget()
     started = time.perf_counter()
     search = Search(config, (train_texts, train_labels, val_texts, val_labels),
-                    None if budget is None else started + budget)
+                    None if budget is None else started + budget, None if budget is None else budget * TRIAL_SHARE)
     limits = ([] if budget is None else [f"{budget:g} s"]) + ([] if max_trials is None else [f"{max_trials} trials"])
     log(f"autotune: searching on validation {config.autotune_metric} for at most {' and '.join(limits)}")
     stopped_by = search_loop(search, make_study(config, pruner), max_trials, log)
