@@ -70,6 +70,8 @@ SEED = 1337
 VAL_FRACTION = 0.10
 YELP_TEST_FRACTION = 0.20
 SST_NAMES = {"0": "negative", "1": "positive"}
+POLARITY = {"1": "negative", "2": "negative", "4": "positive", "5": "positive"}  # Yelp stars -> polarity
+STARS = {str(k): str(k) for k in range(1, 6)}
 
 Texts = tuple[list[str], list[str]]  # (texts, labels)
 TaskData = tuple[Texts, Texts | None, Texts]  # train, val (None: carve it from train), test
@@ -181,16 +183,23 @@ def imdb(data_dir: Path) -> TaskData:
             tuple(pick(rows["test"], data.texts, data.labels)))
 
 
-def yelp(data_dir: Path, label_map: dict[str, str]) -> TaskData:
-    """yelp-10k + yelp-augpe-dev, mapped; a stratified 20% test part with a fixed seed."""
+def yelp_sets(data_dir: Path, label_map: dict[str, str]) -> tuple[Texts, Texts]:
+    """yelp-10k and yelp-augpe-dev (another Yelp sample, another year), each with its stars mapped."""
     from reviewclf.io.labeled import read_labeled
-    from reviewclf.training.splits import stratified_split
 
     a = read_labeled(data_dir / "yelp-10k" / "yelp.csv.zip", text_column="text", label_column="stars",
                      label_map=label_map)
     b = read_labeled(data_dir / "yelp-augpe-dev" / "dev.csv", text_column="text", label_column="label2",
                      label_map=label_map)
-    texts, labels = a.texts + b.texts, a.labels + b.labels
+    return (a.texts, a.labels), (b.texts, b.labels)
+
+
+def yelp(data_dir: Path, label_map: dict[str, str]) -> TaskData:
+    """yelp-10k + yelp-augpe-dev, mapped; a stratified 20% test part with a fixed seed."""
+    from reviewclf.training.splits import stratified_split
+
+    a, b = yelp_sets(data_dir, label_map)
+    texts, labels = a[0] + b[0], a[1] + b[1]
     parts = stratified_split(labels, 0.0, YELP_TEST_FRACTION, SEED)
     return tuple(pick(parts["train"], texts, labels)), None, tuple(pick(parts["test"], texts, labels))
 
@@ -220,13 +229,16 @@ def sst2(data_dir: Path) -> TaskData:
 def load_task(task: str, data_dir: Path, limit: int | None, val_fraction: float = VAL_FRACTION) -> Split:
     """Read a task, subsample it for quick trials, and carve the validation part out of train unless the task
     has its own."""
+    loaders = {"imdb": lambda: imdb(data_dir), "yelp-polarity": lambda: yelp(data_dir, POLARITY),
+               "yelp-stars": lambda: yelp(data_dir, STARS), "sst2": lambda: sst2(data_dir)}
+    return as_split(task, loaders[task](), limit, val_fraction)
+
+
+def as_split(task: str, parts: TaskData, limit: int | None, val_fraction: float = VAL_FRACTION) -> Split:
+    """Subsample train and test to ``limit`` rows (and a given val), or carve val from train (stratified)."""
     from reviewclf.training.splits import carve_validation
 
-    polarity = {"1": "negative", "2": "negative", "4": "positive", "5": "positive"}
-    stars = {str(k): str(k) for k in range(1, 6)}
-    loaders = {"imdb": lambda: imdb(data_dir), "yelp-polarity": lambda: yelp(data_dir, polarity),
-               "yelp-stars": lambda: yelp(data_dir, stars), "sst2": lambda: sst2(data_dir)}
-    train, val, test = loaders[task]()
+    train, val, test = parts
     train, test = (tuple(pick(subsample(len(part[0]), limit, SEED), *part)) for part in (train, test))
     if val is None:
         fit_rows, val_rows = carve_validation(train[1], np.arange(len(train[1])), val_fraction, SEED)
@@ -313,17 +325,19 @@ def run_fasttext(word_ngrams: int, split: Split, work: Path, job: dict) -> dict:
         return fasttext.train_supervised(input=str(path), wordNgrams=word_ngrams, thread=job["threads"],
                                          verbose=0, **FASTTEXT)
 
-    def predict(texts: list[str]) -> list[str]:
-        found, _ = model.predict([prepare(t) for t in texts], k=1)
-        fallback = model.labels[0]  # an empty text gets no label: count it as the most frequent one
-        return [(f[0] if f else fallback).removeprefix("__label__") for f in found]
-
     model, train_s = timed(train)
     model.save_model(str(work / "model.bin"))
-    predicted, predict_s = timed(predict, split.test[0])
+    predicted, predict_s = timed(fasttext_labels, model, split.test[0], prepare)
     return {"train_s": train_s, "predict_s": predict_s, "size_bytes": (work / "model.bin").stat().st_size,
             "size_note": ".bin", "predicted": predicted,
             "extra": {"normalized": not job["fasttext_raw"], "wordNgrams": word_ngrams, **FASTTEXT}}
+
+
+def fasttext_labels(model: Any, texts: list[str], prepare: Any = fasttext_normalize) -> list[str]:
+    """fastText's label for each text (prepared as in training)."""
+    found, _ = model.predict([prepare(t) for t in texts], k=1)
+    fallback = model.labels[0]  # an empty text gets no label: count it as the most frequent one
+    return [(f[0] if f else fallback).removeprefix("__label__") for f in found]
 
 
 def sklearn_pipeline(c: float, n_labels: int) -> Any:

@@ -1,4 +1,5 @@
-"""The training loop: the best epoch restored, L1, weight decay, dropout, optimizers, divergence, devices."""
+"""The training loop: the best epoch restored, L1, weight decay, dropout, optimizers, divergence, devices, class
+weights, the epoch hook."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from reviewclf.runtime.encoding import TextEncoder
 from reviewclf.training.config import TrainConfig
 from reviewclf.training.loop import (
     EncodedSet,
+    class_weights,
     loss_and_accuracy,
     make_optimizer,
     resolve_device,
@@ -203,7 +205,7 @@ def test_sgd_with_momentum_reduces_the_training_loss(demo_sets):
 
 def test_a_nan_loss_stops_training_with_a_clear_error(monkeypatch, tmp_path):
     real = loop.loss_fn
-    monkeypatch.setattr(loop, "loss_fn", lambda logits, targets: real(logits, targets) * float("nan"))
+    monkeypatch.setattr(loop, "loss_fn", lambda *args: real(*args) * float("nan"))
     train, val = synthetic_sets()
     with pytest.raises(ReviewclfError, match="diverged"):
         train_model(build_model("perceptron", 60, 1, {}), train, val, TrainConfig(epochs=3), log=quiet)
@@ -232,3 +234,45 @@ def test_resolve_device(monkeypatch):
         resolve_device("mps")
     with pytest.raises(ReviewclfError, match="unknown device"):
         resolve_device("tpu")
+
+
+def test_balanced_class_weights_are_the_inverse_class_frequency():
+    targets = torch.tensor([0, 0, 0, 1])
+    weight = class_weights(targets, 2, "balanced")
+    torch.testing.assert_close(weight, torch.tensor([4 / (2 * 3), 4 / (2 * 1)]))
+    assert float(weight[targets].mean()) == pytest.approx(1.0)  # the rows' weights average 1
+    torch.testing.assert_close(class_weights(torch.tensor([0, 1, 1, 2, 2, 2]), 3, "balanced"),
+                               torch.tensor([2.0, 1.0, 2 / 3]))
+    assert class_weights(targets, 2, "none") is None
+    with pytest.raises(ReviewclfError, match="unknown class weighting 'even'"):
+        class_weights(targets, 2, "even")
+
+
+def test_the_weighted_loss_is_the_weighted_mean_of_the_row_losses():
+    targets = torch.tensor([0, 0, 0, 1])
+    weight = class_weights(targets, 2, "balanced")
+    logits = torch.tensor([[0.5], [-1.0], [2.0], [0.1]])
+    rows = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, 0], targets.float(), reduction="none")
+    expected = (rows * weight[targets]).sum() / weight[targets].sum()
+    assert float(loop.loss_fn(logits, targets, weight)) == pytest.approx(float(expected), rel=1e-6)
+    assert float(loop.loss_fn(logits, targets, torch.ones(2))) == pytest.approx(float(loop.loss_fn(logits, targets)))
+    many, three = torch.randn(6, 3), torch.tensor([0, 1, 1, 2, 2, 2])
+    weight3 = class_weights(three, 3, "balanced")
+    per_row = torch.nn.functional.cross_entropy(many, three, reduction="none") * weight3[three]
+    assert float(loop.loss_fn(many, three, weight3)) == pytest.approx(float(per_row.sum() / weight3[three].sum()))
+
+
+def test_the_epoch_hook_sees_each_epoch_and_can_end_training():
+    train, val = synthetic_sets()
+    seen = []
+
+    def hook(record):
+        seen.append(record)
+        return "pruned" if record["epoch"] == 3 else None
+
+    model = build_model("perceptron", 60, 1, {})
+    result = train_model(model, train, val, TrainConfig(epochs=10, lr=0.01, batch_size=8), log=quiet, on_epoch=hook)
+    assert result.stopped_by == "pruned" and [r["epoch"] for r in seen] == [1, 2, 3]
+    assert seen == result.history and 0.0 <= seen[-1]["val_macro_f1"] <= 1.0
+    loss, _ = loss_and_accuracy(model, val, 32, False)
+    assert loss == pytest.approx(min(r["val_loss"] for r in seen), abs=1e-6)  # the best epoch restored

@@ -19,7 +19,7 @@ from reviewclf.runtime.encoding import UNK_TOKEN, TextEncoder
 from reviewclf.training import plots
 from reviewclf.training.config import TrainConfig
 from reviewclf.training.loop import EncodedSet, evaluate_logits
-from reviewclf.training.run import DEMO_LABEL_MAP, HELDOUT_SAMPLE, fit_once, train_run, write_run
+from reviewclf.training.run import DEMO_LABEL_MAP, HELDOUT_SAMPLE, demo_paths, fit_once, train_run, write_run
 from reviewclf.training.splits import stratified_split
 from reviewclf.training.vocabulary import fit_encoder
 from tests.support import UCI_MAP, YELP_STARS
@@ -197,3 +197,20 @@ def test_a_failure_while_writing_leaves_no_run_directory(test_data_run, tmp_path
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["old"]
 
 
+
+
+def test_balanced_class_weights_raise_macro_f1_on_a_skewed_set():
+    """The demo sentences with three of four negative ones dropped (3:1, Yelp polarity's skew)."""
+    data = read_many(demo_paths(), format="tabbed", label_map=parse_label_map(DEMO_LABEL_MAP))
+    rng = np.random.default_rng(0)
+    keep = [i for i, label in enumerate(data.labels) if label == "positive" or rng.random() < 0.25]
+    texts, labels = [data.texts[i] for i in keep], [data.labels[i] for i in keep]
+    parts = stratified_split(labels, 0.15, 0.3, 1337)
+    splits = [[seq[i] for i in parts[name]] for name in ("train", "val", "test") for seq in (texts, labels)]
+    scores = {}
+    for weighting in ("none", "balanced"):
+        config = TrainConfig(class_weight=weighting, lr=0.01, batch_size=64, epochs=20)
+        scores[weighting] = fit_once(config, *splits, quiet).metrics["test"]
+    assert scores["balanced"]["macro_f1"] > scores["none"]["macro_f1"] + 0.03
+    recall = {w: scores[w]["per_label"]["negative"]["recall"] for w in scores}
+    assert recall["balanced"] > recall["none"]  # the rare class is found more often

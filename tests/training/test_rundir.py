@@ -80,7 +80,8 @@ def test_run_history_and_metrics(demo_run):
     metrics = json.loads((demo_run / "metrics.json").read_text())
     with open(demo_run / "history.csv", newline="") as handle:
         history = list(csv.DictReader(handle))
-    assert list(history[0]) == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
+    assert list(history[0]) == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_macro_f1", "lr",
+                                "seconds"]
     assert [int(h["epoch"]) for h in history] == list(range(1, metrics["epochs_run"] + 1))
     val_losses = [float(h["val_loss"]) for h in history]
     assert metrics["best_epoch"] == int(np.argmin(val_losses)) + 1

@@ -35,7 +35,7 @@ class ReviewclfGroup(click.Group):
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
         except ModuleNotFoundError as exc:
-            if exc.name and exc.name.split(".")[0] in ("torch", "onnx", "onnxscript", "matplotlib"):
+            if exc.name and exc.name.split(".")[0] in ("torch", "onnx", "onnxscript", "matplotlib", "optuna"):
                 click.echo(f"error: {TRAIN_EXTRA_HINT} (missing module {exc.name})", err=True)
                 sys.exit(1)
             raise

@@ -99,6 +99,12 @@ def summary(metrics: dict, out: str) -> str:
         lines.append(f"{cv['folds']}-fold CV accuracy {cv['accuracy_mean']:.4f} ± {cv['accuracy_std']:.4f}, "
                      f"macro-F1 {cv['macro_f1_mean']:.4f} ± {cv['macro_f1_std']:.4f}")
     lines.append(f"best epoch {metrics['best_epoch']} of {metrics['epochs_run']} ({metrics['stopped_by']})")
+    tuned = metrics.get("autotune")
+    if tuned:
+        best = tuned["best_val_" + tuned["metric"]]
+        lines.append(f"autotune: {tuned['trials']} trials ({tuned['pruned']} pruned) in {tuned['seconds']:.0f}s, "
+                     f"stopped by {tuned['stopped_by']}; kept trial {tuned['best_trial']} "
+                     f"({tuned['best_model']}, val {tuned['metric']} {best:.4f}), see trials.csv")
     for name, words in metrics.get("top_words", {}).items():
         lines.append(f"top words {name}: {', '.join(words)}")
     return "\n".join(lines)

@@ -20,6 +20,12 @@ MODEL_KINDS_REF = "reviewclf.training.models:MODEL_KINDS"
 ACTIVATIONS_REF = "reviewclf.training.models:ACTIVATIONS"
 OPTIMIZERS_REF = "reviewclf.training.loop:OPTIMIZERS"
 DEVICES_REF = "reviewclf.training.loop:DEVICES"
+CLASS_WEIGHTS = ("none", "balanced")
+CLASS_WEIGHTS_REF = "reviewclf.training.config:CLASS_WEIGHTS"
+AUTOTUNE_METRICS = ("accuracy", "macro_f1")
+AUTOTUNE_METRICS_REF = "reviewclf.training.config:AUTOTUNE_METRICS"
+# fastText's autotune default: a search with neither a budget nor a trial count given runs this long
+DEFAULT_AUTOTUNE_BUDGET = 300.0
 
 
 def option(default: Any = None, help: str = "", **meta: Any) -> Any:  # noqa: A002 - click's word
@@ -76,6 +82,17 @@ class TrainConfig:
     l1: float = option(0.0, "L1 regularization of the input layer.", low=0.0)
     word_dropout: float | None = option(None, "Training-batch word dropout.", low=0.0, high=1.0, high_open=True,
                                         model_default=True, cli="special")
+    class_weight: str = option("none", "Loss weights per class: none, or balanced (inverse class frequency on the "
+                                       "training split).", choices=CLASS_WEIGHTS_REF)
+    # hyper-parameter search
+    autotune: bool = option(False, "Search model kind and hyper-parameters on the validation split (Optuna); "
+                                   "the best trial's model is kept.")
+    autotune_budget: float | None = option(None, f"autotune: seconds of search (default {DEFAULT_AUTOTUNE_BUDGET:g} "
+                                                 "unless --autotune-trials is given).", low=0.0, low_open=True)
+    autotune_trials: int | None = option(None, "autotune: at most this many trials (reproducible under --seed).",
+                                         low=1)
+    autotune_metric: str = option("accuracy", "autotune: the validation metric to maximize.",
+                                  choices=AUTOTUNE_METRICS_REF)
     # execution
     device: str = option("auto", "Where to train (auto picks the GPU).", choices=DEVICES_REF)
     bf16: bool = option(False, "bf16 autocast (GPU).")
@@ -94,6 +111,23 @@ class TrainConfig:
                                               f"{self.val_fraction} + {self.test_fraction}")
         if self.folds == 1:
             raise OptionError("folds", "must be 0 (none) or at least 2, not 1")
+        self.check_choice("class_weight", CLASS_WEIGHTS)
+        self.check_choice("autotune_metric", AUTOTUNE_METRICS)
+        if self.autotune and self.folds:
+            raise OptionError("autotune", "cannot be combined with --folds (each trial needs one validation split)")
+        if self.autotune and self.val_fraction == 0:
+            raise OptionError("autotune", "needs a validation split (val_fraction > 0)")
+
+    def check_choice(self, name: str, choices: tuple[str, ...]) -> None:
+        """The library's own check of a choice the CLI already restricts (API callers pass strings)."""
+        if getattr(self, name) not in choices:
+            raise OptionError(name, f"must be one of {', '.join(choices)}, not {getattr(self, name)!r}")
+
+    def search_budget(self) -> tuple[float | None, int | None]:
+        """autotune's limits, (seconds, trials): the default budget only when neither is given."""
+        if self.autotune_budget is None and self.autotune_trials is None:
+            return DEFAULT_AUTOTUNE_BUDGET, None
+        return self.autotune_budget, self.autotune_trials
 
     def model_hparams(self) -> dict[str, Any]:
         """The hyper-parameters that ``build_model`` needs for this model kind."""

@@ -17,9 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import OptionError, ReviewclfError
+from ..metrics import classification_report
 from ..runtime.encoding import pad_rows
 from .augment import word_dropout
-from .config import TrainConfig
+from .config import CLASS_WEIGHTS, TrainConfig
 from .models import Classifier
 from .stopping import BestCheckpoint, EarlyStopping
 
@@ -90,12 +91,28 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def loss_fn(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """BCE-with-logits on one output (the book's binary head), cross-entropy on several."""
+def class_weights(targets: torch.Tensor, n_classes: int, mode: str) -> torch.Tensor | None:
+    """Per-class loss weights: None for ``none``; for ``balanced`` n / (k * n_c), the inverse class frequency
+    of ``targets`` (the training split) scaled so that the weights average 1 over its rows (scikit-learn's)."""
+    if mode == "none":
+        return None
+    if mode != "balanced":
+        raise OptionError("class_weight", f"unknown class weighting {mode!r}; use {' or '.join(CLASS_WEIGHTS)}")
+    counts = torch.bincount(targets, minlength=n_classes).float().clamp(min=1.0)
+    return len(targets) / (n_classes * counts)
+
+
+def loss_fn(logits: torch.Tensor, targets: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """BCE-with-logits on one output (the book's binary head), cross-entropy on several. With per-class
+    ``weight`` both are the weighted mean (divided by the rows' total weight, as torch's cross-entropy)."""
     logits = logits.float()
     if logits.shape[1] == 1:
-        return F.binary_cross_entropy_with_logits(logits[:, 0], targets.float())
-    return F.cross_entropy(logits, targets)
+        if weight is None:
+            return F.binary_cross_entropy_with_logits(logits[:, 0], targets.float())
+        rows = weight[targets]
+        losses = F.binary_cross_entropy_with_logits(logits[:, 0], targets.float(), reduction="none")
+        return (losses * rows).sum() / rows.sum()
+    return F.cross_entropy(logits, targets, weight=weight)
 
 
 def predicted_index(logits: torch.Tensor) -> torch.Tensor:
@@ -143,19 +160,30 @@ def evaluate_logits(model: Classifier, data: EncodedSet, batch_size: int, bf16: 
     return torch.cat(chunks) if chunks else torch.zeros((0, getattr(model, "n_outputs", 1)), device=device)
 
 
-def loss_and_accuracy(model: Classifier, data: EncodedSet, batch_size: int, bf16: bool) -> tuple[float, float]:
-    """Mean loss and accuracy over a whole split, in evaluation mode."""
+def loss_and_accuracy(model: Classifier, data: EncodedSet, batch_size: int, bf16: bool,
+                      weight: torch.Tensor | None = None) -> tuple[float, float]:
+    """Mean loss (weighted as in training) and accuracy over a whole split, in evaluation mode."""
+    scores = split_scores(model, data, batch_size, bf16, weight)
+    return scores["loss"], scores["accuracy"]
+
+
+def split_scores(model: Classifier, data: EncodedSet, batch_size: int, bf16: bool,
+                 weight: torch.Tensor | None = None) -> dict[str, float]:
+    """Loss, accuracy and macro-F1 over a whole split, in evaluation mode (what each epoch validates)."""
     logits = evaluate_logits(model, data, batch_size, bf16)
-    loss = float(loss_fn(logits, data.targets))
-    accuracy = float((predicted_index(logits) == data.targets).float().mean())
-    return loss, accuracy
+    chosen = predicted_index(logits)
+    n_classes = max(logits.shape[1], 2)
+    names = [str(i) for i in range(n_classes)]
+    report = classification_report(data.targets.cpu().numpy(), chosen.cpu().numpy(), names)
+    return {"loss": float(loss_fn(logits, data.targets, weight)), "accuracy": report["accuracy"],
+            "macro_f1": report["macro_f1"]}
 
 
 @dataclass
 class TrainResult:
     history: list[dict[str, float]]
     best_epoch: int | None
-    stopped_by: str  # "epochs", "early-stopping" or "interrupted"
+    stopped_by: str  # "epochs", "early-stopping", "interrupted", or the reason an ``on_epoch`` hook gave
 
 
 @dataclass
@@ -167,6 +195,7 @@ class Fit:
     optimizer: torch.optim.Optimizer
     generator: torch.Generator
     config: TrainConfig
+    class_weights: torch.Tensor | None = None  # per-class loss weights (``--class-weight balanced``)
 
 
 def train_step(fit: Fit, ids: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -176,7 +205,7 @@ def train_step(fit: Fit, ids: torch.Tensor, targets: torch.Tensor) -> tuple[torc
     fit.optimizer.zero_grad(set_to_none=True)
     with autocast(ids.device, config.bf16):
         logits = fit.forward(ids)
-    loss = loss_fn(logits, targets)
+    loss = loss_fn(logits, targets, fit.class_weights)
     if config.l1 > 0:
         loss = loss + config.l1 * fit.model.first_layer_weight().abs().sum()
     loss.backward()
@@ -209,17 +238,26 @@ def epoch_line(record: dict[str, float]) -> str:
             f"{record['seconds']:.1f}s")
 
 
+EpochHook = Callable[[dict[str, float]], str | None]
+
+
 def train_model(
     model: Classifier,
     train: EncodedSet,
     val: EncodedSet,
     config: TrainConfig,
     log: Callable[[str], None] = print,
+    on_epoch: EpochHook | None = None,
 ) -> TrainResult:
-    """Fit ``model`` in place and leave it holding the weights of the epoch with the best validation loss."""
+    """Fit ``model`` in place and leave it holding the weights of the epoch with the best validation loss.
+
+    ``on_epoch`` sees each epoch's record and may end training by returning the reason (autotune's pruner and
+    time budget); the best checkpoint is restored as after early stopping.
+    """
     generator = torch.Generator(device=train.ids.device).manual_seed(config.seed)
     forward = torch.compile(model) if config.compile else model
-    fit = Fit(model, forward, make_optimizer(model, config), generator, config)
+    weight = class_weights(train.targets, max(model.n_outputs, 2), config.class_weight)
+    fit = Fit(model, forward, make_optimizer(model, config), generator, config, weight)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         fit.optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience
     )
@@ -230,14 +268,19 @@ def train_model(
         for epoch in range(1, config.epochs + 1):
             started = time.perf_counter()
             train_loss, train_acc = train_epoch(fit, train, epoch)
-            val_loss, val_acc = loss_and_accuracy(model, val, config.batch_size * 4, config.bf16)
-            if stopper.step(val_loss):
+            scores = split_scores(model, val, config.batch_size * 4, config.bf16, weight)
+            if stopper.step(scores["loss"]):
                 best.save(model, epoch)
-            scheduler.step(val_loss)
-            history.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
-                            "val_acc": val_acc, "lr": fit.optimizer.param_groups[0]["lr"],
+            scheduler.step(scores["loss"])
+            history.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+                            "val_loss": scores["loss"], "val_acc": scores["accuracy"],
+                            "val_macro_f1": scores["macro_f1"], "lr": fit.optimizer.param_groups[0]["lr"],
                             "seconds": time.perf_counter() - started})
             log(epoch_line(history[-1]))
+            reason = on_epoch(history[-1]) if on_epoch is not None else None
+            if reason:
+                stopped_by = reason
+                break
             if stopper.should_stop:
                 stopped_by = "early-stopping"
                 log(f"early stopping: no val-loss improvement for {config.patience} epochs")

@@ -34,8 +34,9 @@ def presence_counts(model: NGram, data: EncodedSet, n_classes: int) -> torch.Ten
 
 
 @torch.no_grad()
-def init_from_naive_bayes(model: NGram, data: EncodedSet) -> None:
-    """Scale the sparse features by their one-vs-rest log-count ratios; start the bias at the class log-odds.
+def init_from_naive_bayes(model: NGram, data: EncodedSet, prior: bool = True) -> None:
+    """Scale the sparse features by their one-vs-rest log-count ratios; start the bias at the class log-odds
+    (at zero without ``prior``).
 
     The sparse weights stay at zero: training then fits NBSVM's logistic regression on the scaled features.
     """
@@ -47,8 +48,8 @@ def init_from_naive_bayes(model: NGram, data: EncodedSet) -> None:
     ratio[0] = 0.0  # padding carries no evidence
     ratio[(counts.sum(dim=1) - n_classes * SMOOTHING) < MIN_DOCUMENTS] = 0.0
     docs = torch.bincount(data.targets, minlength=n_classes).float().clamp(min=1.0)
-    prior = torch.log(docs / (docs.sum() - docs))
+    log_odds = torch.log(docs / (docs.sum() - docs))
     if model.n_outputs == 1:
-        ratio, prior = ratio[:, 1:2], prior[1:2]
+        ratio, log_odds = ratio[:, 1:2], log_odds[1:2]
     model.nb_ratio.copy_(ratio)
-    model.sparse.bias.copy_(prior)
+    model.sparse.bias.copy_(log_odds if prior else torch.zeros_like(log_odds))

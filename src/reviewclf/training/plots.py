@@ -1,4 +1,5 @@
-"""PNG pictures of a run: the training curves and the confusion matrix (matplotlib, no display needed)."""
+"""PNG pictures of a run: the training curves, the confusion matrix and autotune's trials (matplotlib, no display
+needed)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -43,6 +45,31 @@ def plot_confusion(report: dict[str, Any], path: Path) -> None:
     for i, row in enumerate(matrix):
         for j, value in enumerate(row):
             ax.text(j, i, str(value), ha="center", va="center", color="white" if value > peak / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+
+def plot_trials(trials: list[dict[str, Any]], metric: str, path: Path) -> None:
+    """autotune: each trial's validation ``metric`` by trial number, one colour per model kind (hollow: the
+    trial was pruned or cut short), and the best so far as a step line."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    scored = [t for t in trials if t.get(metric) not in (None, "")]
+    kinds = sorted({t["model"] for t in scored})
+    for colour, kind in enumerate(kinds):
+        for complete in (True, False):
+            points = [t for t in scored if t["model"] == kind and (t["state"] == "complete") == complete]
+            if points:
+                ax.scatter([t["trial"] for t in points], [float(t[metric]) for t in points],
+                           edgecolors=f"C{colour}", facecolors=f"C{colour}" if complete else "none",
+                           label=kind if complete else f"{kind} (pruned / cut)")
+    running = np.maximum.accumulate([float(t[metric]) for t in scored]) if scored else []
+    ax.step([t["trial"] for t in scored], running, where="post", color="gray", alpha=0.6, label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"validation {metric.removeprefix('val_').replace('_', '-')}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -17,8 +17,9 @@ from ..errors import ReviewclfError
 from ..io.label_map import parse_label_map
 from ..io.labeled import LabeledData, read_many
 from ..metrics import classification_report
+from ..runtime.encoding import TextEncoder
 from .config import TrainConfig
-from .loop import EncodedSet, evaluate_logits, resolve_device, train_model
+from .loop import EncodedSet, EpochHook, evaluate_logits, predicted_index, resolve_device, train_model
 from .models import Classifier, Perceptron, build_model
 from .nb import init_from_naive_bayes
 from .rundir import refuse_existing, write_run_dir
@@ -79,6 +80,92 @@ class RunOutcome:
     tokenizer_json: str
 
 
+@dataclass
+class Prepared:
+    """A tokenizer fitted on the training texts and the three splits it encoded: what every fit on the same
+    texts with the same ``min_freq`` and ``max_length`` shares (autotune's trials reuse it)."""
+
+    encoder: TextEncoder
+    labels: list[str]
+    train: EncodedSet
+    val: EncodedSet
+    test: EncodedSet
+    heldout: list[str]
+
+
+def checked_labels(train_labels: list[str], val_labels: list[str], test_labels: list[str]) -> list[str]:
+    """The sorted training labels; val and test may not hold a label training never saw."""
+    labels = sorted(set(train_labels))
+    if len(labels) < 2:
+        raise ReviewclfError(f"need at least two labels in the training data, found {labels}")
+    unseen = sorted((set(val_labels) | set(test_labels)) - set(labels))
+    if unseen:
+        raise ReviewclfError(f"labels in val/test never seen in training: {', '.join(unseen)}")
+    return labels
+
+
+def prepare(
+    config: TrainConfig,
+    train_texts: list[str], train_labels: list[str],
+    val_texts: list[str], val_labels: list[str],
+    test_texts: list[str], test_labels: list[str],
+    log: Callable[[str], None],
+) -> Prepared:
+    """Fit the tokenizer on the training texts and encode every split once, on the training device."""
+    labels = checked_labels(train_labels, val_labels, test_labels)
+    device = resolve_device(config.device)
+    encoder = fit_encoder(train_texts, config.min_freq, config.max_length, config.max_vocab)
+    log(f"vocabulary: {encoder.vocab_size} tokens (min freq {config.min_freq}); device: {device}")
+
+    def encoded(texts: list[str], names: list[str]) -> EncodedSet:
+        return encode_split(encoder, texts, names, labels, device)
+
+    return Prepared(encoder, labels, encoded(train_texts, train_labels), encoded(val_texts, val_labels),
+                    encoded(test_texts, test_labels), list((test_texts or val_texts)[:HELDOUT_SAMPLE]))
+
+
+def encode_split(encoder: TextEncoder, texts: list[str], names: list[str], labels: list[str],
+                 device: torch.device) -> EncodedSet:
+    """One split's token ids and label indices (``labels`` in order) on ``device``."""
+    index = {label: i for i, label in enumerate(labels)}
+    targets = np.array([index[n] for n in names], dtype=np.int64)
+    return EncodedSet.build(encoder.encode_ragged(texts), targets, device)
+
+
+def split_report(model: Classifier, part: EncodedSet, labels: list[str], config: TrainConfig) -> dict[str, Any]:
+    """The classification report of one split (the model in evaluation mode)."""
+    logits = evaluate_logits(model, part, config.batch_size * 4, config.bf16)
+    return classification_report(part.targets.cpu().numpy(), predicted_index(logits).cpu().numpy(), labels)
+
+
+def fit_prepared(config: TrainConfig, prepared: Prepared, log: Callable[[str], None],
+                 on_epoch: EpochHook | None = None, score_test: bool = True) -> RunOutcome:
+    """Train one model on prepared splits and evaluate it on val (and test unless ``score_test`` is off)."""
+    torch.manual_seed(config.seed)
+    encoder, train = prepared.encoder, prepared.train
+    n_outputs = 1 if len(prepared.labels) == 2 else len(prepared.labels)
+    hparams = config.model_hparams()
+    model = build_model(config.model, encoder.vocab_size, n_outputs, hparams).to(train.ids.device)
+    if config.model == "ngram" and config.nb_init:
+        # a class-weighted loss is minimized near even odds, so the bias then starts there, not at the prior
+        init_from_naive_bayes(model, train, prior=config.class_weight == "none")
+    result = train_model(model, train, prepared.val, config, log, on_epoch)
+    # the trained model in its final form: what the checkpoint stores, the metrics measure and export serves
+    model.prepare_for_export()
+    metrics: dict[str, Any] = {"best_epoch": result.best_epoch, "stopped_by": result.stopped_by,
+                               "epochs_run": len(result.history)}
+    for name, part in (("val", prepared.val), ("test", prepared.test if score_test else None)):
+        if part is not None and len(part):
+            metrics[name] = split_report(model, part, prepared.labels, config)
+    if result.history:
+        metrics["seconds_per_epoch"] = float(np.mean([h["seconds"] for h in result.history]))
+    model_info = {"kind": config.model, "hyperparameters": hparams, "labels": prepared.labels,
+                  "vocab_size": encoder.vocab_size, "n_outputs": n_outputs, "max_length": config.max_length,
+                  "device": str(train.ids.device), "torch": torch.__version__}
+    return RunOutcome(model=model.cpu().eval(), labels=prepared.labels, metrics=metrics, history=result.history,
+                      model_info=model_info, heldout={"texts": prepared.heldout}, tokenizer_json=encoder.to_str())
+
+
 def fit_once(
     config: TrainConfig,
     train_texts: list[str], train_labels: list[str],
@@ -87,48 +174,8 @@ def fit_once(
     log: Callable[[str], None],
 ) -> RunOutcome:
     """Fit the tokenizer on the training texts, train one model, and evaluate it on val and test."""
-    torch.manual_seed(config.seed)
-    labels = sorted(set(train_labels))
-    if len(labels) < 2:
-        raise ReviewclfError(f"need at least two labels in the training data, found {labels}")
-    unseen = sorted((set(val_labels) | set(test_labels)) - set(labels))
-    if unseen:
-        raise ReviewclfError(f"labels in val/test never seen in training: {', '.join(unseen)}")
-    index = {label: i for i, label in enumerate(labels)}
-    device = resolve_device(config.device)
-    encoder = fit_encoder(train_texts, config.min_freq, config.max_length, config.max_vocab)
-    log(f"vocabulary: {encoder.vocab_size} tokens (min freq {config.min_freq}); device: {device}")
-
-    def encoded(texts: list[str], names: list[str]) -> EncodedSet:
-        targets = np.array([index[n] for n in names], dtype=np.int64)
-        return EncodedSet.build(encoder.encode_ragged(texts), targets, device)
-
-    train, val, test = (encoded(train_texts, train_labels), encoded(val_texts, val_labels),
-                        encoded(test_texts, test_labels))
-    n_outputs = 1 if len(labels) == 2 else len(labels)
-    hparams = config.model_hparams()
-    model = build_model(config.model, encoder.vocab_size, n_outputs, hparams).to(device)
-    if config.model == "ngram" and config.nb_init:
-        init_from_naive_bayes(model, train)
-    result = train_model(model, train, val, config, log)
-    # the trained model in its final form: what the checkpoint stores, the metrics measure and export serves
-    model.prepare_for_export()
-    metrics: dict[str, Any] = {"best_epoch": result.best_epoch, "stopped_by": result.stopped_by,
-                               "epochs_run": len(result.history)}
-    for name, part in (("val", val), ("test", test)):
-        if len(part):
-            logits = evaluate_logits(model, part, config.batch_size * 4, config.bf16)
-            chosen = (logits[:, 0] >= 0).long() if n_outputs == 1 else logits.argmax(dim=1)
-            metrics[name] = classification_report(part.targets.cpu().numpy(), chosen.cpu().numpy(), labels)
-    if result.history:
-        metrics["seconds_per_epoch"] = float(np.mean([h["seconds"] for h in result.history]))
-    model_info = {"kind": config.model, "hyperparameters": hparams, "labels": labels,
-                  "vocab_size": encoder.vocab_size, "n_outputs": n_outputs, "max_length": config.max_length,
-                  "device": str(device), "torch": torch.__version__}
-    sample = test_texts or val_texts
-    heldout = {"texts": list(sample[:HELDOUT_SAMPLE])}
-    return RunOutcome(model=model.cpu().eval(), labels=labels, metrics=metrics, history=result.history,
-                      model_info=model_info, heldout=heldout, tokenizer_json=encoder.to_str())
+    prepared = prepare(config, train_texts, train_labels, val_texts, val_labels, test_texts, test_labels, log)
+    return fit_prepared(config, prepared, log)
 
 
 def cross_validate(config: TrainConfig, data: LabeledData, log: Callable[[str], None]) -> dict[str, Any]:
@@ -171,11 +218,14 @@ def top_words(model: Classifier, tokenizer_json: str, labels: list[str], k: int 
     return result
 
 
-def write_run(out: Path, config: TrainConfig, outcome: RunOutcome, force: bool) -> None:
-    """Write ``outcome`` as the run directory ``out`` (atomically, see ``rundir.write_run_dir``)."""
+def write_run(out: Path, config: TrainConfig, outcome: RunOutcome, force: bool,
+              trials: list[dict[str, Any]] | None = None) -> None:
+    """Write ``outcome`` as the run directory ``out`` (atomically, see ``rundir.write_run_dir``); ``trials``:
+    autotune's record of every trial (trials.csv and its plot)."""
     write_run_dir(out, config=config.to_dict(), model_info=outcome.model_info,
                   tokenizer_json=outcome.tokenizer_json, model=outcome.model, metrics=outcome.metrics,
-                  heldout_texts=outcome.heldout["texts"], history=outcome.history, force=force)
+                  heldout_texts=outcome.heldout["texts"], history=outcome.history, force=force, trials=trials,
+                  trials_metric=f"val_{config.autotune_metric}")
 
 
 def train_run(config: TrainConfig, log: Callable[[str], None] = print, force: bool = False) -> RunOutcome:
@@ -189,11 +239,19 @@ def train_run(config: TrainConfig, log: Callable[[str], None] = print, force: bo
     test_texts = test_data.texts if test_data else pick("test", data.texts)
     test_labels = test_data.labels if test_data else pick("test", data.labels)
     log(f"rows: train {len(parts['train'])}, val {len(parts['val'])}, test {len(test_texts)}")
-    outcome = fit_once(config, pick("train", data.texts), pick("train", data.labels),
-                       pick("val", data.texts), pick("val", data.labels), test_texts, test_labels, log)
+    splits = (pick("train", data.texts), pick("train", data.labels), pick("val", data.texts),
+              pick("val", data.labels), test_texts, test_labels)
+    trials = None
+    if config.autotune:
+        from .autotune import autotune_fit  # optuna is imported only by a run that searches
+
+        tuned = autotune_fit(config, *splits, log=log)
+        outcome, config, trials = tuned.outcome, tuned.config, tuned.trials
+    else:
+        outcome = fit_once(config, *splits, log)
     outcome.metrics["rows"] = {"train": len(parts["train"]), "val": len(parts["val"]), "test": len(test_texts)}
     if cv:
         outcome.metrics["cross_validation"] = cv
     outcome.metrics["top_words"] = top_words(outcome.model, outcome.tokenizer_json, outcome.labels)
-    write_run(out, config, outcome, force)
+    write_run(out, config, outcome, force, trials)
     return outcome

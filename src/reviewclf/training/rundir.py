@@ -30,9 +30,11 @@ RUN_HISTORY = "history.csv"
 RUN_HELDOUT = "heldout.json"
 RUN_CURVES = "curves.png"
 RUN_CONFUSION = "confusion.png"
+RUN_TRIALS = "trials.csv"  # autotuned runs only, as RUN_TRIALS_PLOT
+RUN_TRIALS_PLOT = "trials.png"
 REQUIRED_FILES = (RUN_CONFIG, RUN_MODEL, RUN_TOKENIZER, RUN_CHECKPOINT, RUN_METRICS, RUN_HELDOUT)
 MODEL_FIELDS = ("kind", "hyperparameters", "labels", "vocab_size", "n_outputs", "max_length")
-HISTORY_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
+HISTORY_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_macro_f1", "lr", "seconds"]
 
 
 def _read_text(path: Path) -> str:
@@ -126,8 +128,10 @@ def refuse_existing(out: Path, force: bool) -> None:
 def write_run_dir(
     out: Path, *, config: dict[str, Any], model_info: dict[str, Any], tokenizer_json: str, model: nn.Module,
     metrics: dict[str, Any], heldout_texts: list[str], history: list[dict[str, float]], force: bool,
+    trials: list[dict[str, Any]] | None = None, trials_metric: str = "val_accuracy",
 ) -> None:
-    """Write the run directory atomically: into a temporary sibling, renamed into place at the end."""
+    """Write the run directory atomically: into a temporary sibling, renamed into place at the end.
+    ``trials`` (an autotuned run): one row per trial in trials.csv, and ``trials_metric`` plotted by trial."""
     refuse_existing(out, force)
     with staging_dir(out) as tmp:
         (tmp / RUN_CONFIG).write_text(json.dumps(config, indent=2) + "\n")
@@ -140,9 +144,16 @@ def write_run_dir(
             writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS)
             writer.writeheader()
             writer.writerows(history)
+        if trials:
+            with open(tmp / RUN_TRIALS, "w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=list(trials[0]))
+                writer.writeheader()
+                writer.writerows(trials)
         from . import plots  # looked up at call time: matplotlib is only imported by a run that writes
 
         plots.plot_curves(history, tmp / RUN_CURVES)
+        if trials:
+            plots.plot_trials(trials, trials_metric, tmp / RUN_TRIALS_PLOT)
         report = metrics.get("test") or metrics.get("val")
         if report:
             plots.plot_confusion(report, tmp / RUN_CONFUSION)
