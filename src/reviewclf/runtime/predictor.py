@@ -6,9 +6,9 @@ after ``load``.
 
 A stream of texts is scored by two background threads: one tokenizes and pads window N+1 while the other
 runs ONNX Runtime on window N, and the caller's thread reads the next window and writes the results before.
-The tokenizer and ONNX Runtime both release the GIL, so the stages overlap instead of taking turns, and no
-core sits idle during ONNX Runtime's small batches of short texts. At most two windows are in flight, so
-memory stays flat.
+ONNX Runtime releases the GIL (so does the Rust tokenizer, for the texts the pure-Python fast path does not
+take), so tokenizing and scoring overlap on two cores instead of taking turns. At most two windows are in
+flight, so memory stays flat.
 """
 
 from __future__ import annotations
