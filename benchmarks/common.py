@@ -44,6 +44,16 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+_FT_SPACED = str.maketrans({".": " . ", ",": " , ", "(": " ( ", ")": " ) ", "!": " ! ", "?": " ? ", "'": " ' ",
+                            '"': "", ";": " ", ":": " "})
+
+
+def fasttext_normalize(text: str) -> str:
+    """fastText's classification-example.sh ``normalize_text``: lowercase, ``<br />`` out, punctuation apart."""
+    return " ".join(text.lower().replace("<br />", " ").translate(_FT_SPACED).split())
+
+
+
 def write_fasttext_file(path: Path, texts: Sequence[str], labels: Sequence[str], seed: int,
                         prepare: Any = one_line) -> Path:
     """fastText's training file (``__label__L text`` lines), rows shuffled: fastText reads the file in order

@@ -54,6 +54,7 @@ import numpy as np
 from common import (
     DATA,
     check,
+    fasttext_normalize,
     log,
     machine,
     markdown_table,
@@ -303,15 +304,6 @@ def run_reviewclf(kind: str, split: Split, work: Path, job: dict) -> dict:
             "extra": {"export_s": export_s, "epochs_run": outcome.metrics["epochs_run"], "search": search,
                       "best_epoch": outcome.metrics["best_epoch"], "vocab_size": outcome.model_info["vocab_size"],
                       "config": {k: v for k, v in config.to_dict().items() if k not in ("data", "test_data", "out")}}}
-
-
-_FT_SPACED = str.maketrans({".": " . ", ",": " , ", "(": " ( ", ")": " ) ", "!": " ! ", "?": " ? ", "'": " ' ",
-                            '"': "", ";": " ", ":": " "})
-
-
-def fasttext_normalize(text: str) -> str:
-    """fastText's classification-example.sh ``normalize_text``: lowercase, ``<br />`` out, punctuation apart."""
-    return " ".join(text.lower().replace("<br />", " ").translate(_FT_SPACED).split())
 
 
 def run_fasttext(word_ngrams: int, split: Split, work: Path, job: dict) -> dict:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import compare
-from common import DATA, log, machine, markdown_table, scratch_dir, write_fasttext_file, write_json
+from common import DATA, fasttext_normalize, log, machine, markdown_table, scratch_dir, write_fasttext_file, write_json
 from compare import POLARITY, SEED, STARS, Split, TaskData, Texts, as_split, pick, timed
 
 SUFFIX_NAMES = {"neg": "negative", "pos": "positive"}
@@ -189,7 +189,7 @@ def run_fasttext(split: Split, work: Path, args: argparse.Namespace, budget: flo
     if budget is None:
         result = compare.run_fasttext(1, split, work, {"threads": args.threads, "fasttext_raw": False})
         return {**compare.scores(split, result["predicted"]), "train_s": result["train_s"], "extra": {}}
-    prepare = compare.fasttext_normalize
+    prepare = fasttext_normalize
     started = time.perf_counter()
     train = write_fasttext_file(work / "train.ft.txt", *split.train, SEED, prepare)
     val = write_fasttext_file(work / "val.ft.txt", *split.val, SEED, prepare)
