@@ -41,8 +41,9 @@ from tokenizers import Regex, Tokenizer, pre_tokenizers  # noqa: E402
 
 from reviewclf.io.labeled import read_labeled, read_many  # noqa: E402
 from reviewclf.runtime.bundle import TOKENIZER, load_bundle  # noqa: E402
-from reviewclf.runtime.encoding import TextEncoder, pad_rows  # noqa: E402
+from reviewclf.runtime.encoding import TextEncoder  # noqa: E402
 from reviewclf.runtime.predictor import DEFAULT_BATCH_SIZE, SORT_WINDOW_BATCHES, Predictor  # noqa: E402
+from reviewclf.runtime.ragged import pad_rows  # noqa: E402
 
 # ``--corpora`` encodes a corpus in the Predictor's windows, so a whole corpus of results is never alive at once.
 WINDOW = DEFAULT_BATCH_SIZE * SORT_WINDOW_BATCHES
@@ -141,7 +142,7 @@ def corpora_table(bundle: Path, repeat: int) -> bool:
     for name, read in CORPORA.items():
         texts = read()
         fast_rows, others = after.fast_path.encode_where_exact(texts)
-        left = set(others)
+        left, fast_rows = set(others), fast_rows.rows()
         taken = [i for i in range(len(texts)) if i not in left]
         reference = before.encode_ragged([texts[i] for i in taken])
         mismatches = sum(fast_rows[i] != ids for i, ids in zip(taken, reference))

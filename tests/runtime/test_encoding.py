@@ -53,7 +53,7 @@ def test_an_old_tokenizer_json_keeps_matching_special_tokens_in_raw_text() -> No
     assert old.fast_path is not None and old.fast_path.guards == ("[PAD]", "[UNK]")
     assert old.encode_ragged(["x[PAD]y", "[UNK] food", "x[pad]y"]) == [[17, 0, 18], [1, 9], [17, 2, 11, 3, 18]]
     rows, others = old.fast_path.encode_where_exact(["x[PAD]y", "x[pad]y", "[UNK] food"])
-    assert others == [0, 2] and rows[1] == [17, 2, 11, 3, 18]
+    assert others == [0, 2] and rows.rows()[1] == [17, 2, 11, 3, 18]
     assert old.encode_ragged(SPELLED) == [plain.encode(t, add_special_tokens=False).ids for t in SPELLED]
 
 

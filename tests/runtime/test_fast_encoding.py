@@ -18,6 +18,7 @@ from tokenizers import Tokenizer
 from reviewclf.io.labeled import read_labeled, read_many
 from reviewclf.runtime.encoding import TextEncoder
 from reviewclf.runtime.fast_encoding import FastPath, unrecognised
+from reviewclf.runtime.token_table import MAX_TOKEN_BYTES
 from reviewclf.training.vocabulary import fit_encoder
 from tests.support import DATA
 
@@ -46,7 +47,7 @@ def fast_only(encoder: TextEncoder, texts: Sequence[str]) -> list[list[int]]:
     assert encoder.fast_path is not None
     rows, others = encoder.fast_path.encode_where_exact(texts)
     assert others == []
-    return rows
+    return rows.rows()
 
 
 @pytest.fixture(scope="module")
@@ -158,10 +159,10 @@ def test_fast_path_equals_tokenizers_on_a_sample_of_every_corpus(corpus_encoder:
     assert corpus_encoder.fast_path is not None
     texts = sample(CORPORA[name](), 1500)
     rows, others = corpus_encoder.fast_path.encode_where_exact(texts)
-    left = set(others)
+    left, all_rows = set(others), rows.rows()
     taken = [i for i in range(len(texts)) if i not in left]
     assert len(taken) > 0.8 * len(texts)  # the path is worth having on every corpus
-    assert [rows[i] for i in taken] == reference(corpus_encoder, [texts[i] for i in taken])
+    assert [all_rows[i] for i in taken] == reference(corpus_encoder, [texts[i] for i in taken])
 
 
 def test_plain_tokenizers_reads_the_same_file(corpus_encoder: TextEncoder) -> None:
@@ -169,3 +170,23 @@ def test_plain_tokenizers_reads_the_same_file(corpus_encoder: TextEncoder) -> No
     texts = imdb_reviews(1500)[:200]
     plain = Tokenizer.from_str(corpus_encoder.to_str())
     assert [e.ids for e in plain.encode_batch(texts, add_special_tokens=False)] == corpus_encoder.encode_ragged(texts)
+
+
+def test_window_corners_equal_tokenizers(encoder: TextEncoder) -> None:
+    """The fast path joins a window into one buffer: texts holding its separator, a break split across two
+    texts, empty texts and truncation must still give each text its own ids."""
+    windows = [["good <", "br /> food"], ["a\nb", "", "c\n"], ["x <br", "/> y <b", "r>"], ["", ""],
+               [" ".join(["great"] * 40), "food " * 30]]
+    for texts in windows:
+        assert fast_only(encoder, texts) == reference(encoder, texts)
+
+
+def test_tokens_longer_than_the_table_keys(encoder: TextEncoder) -> None:
+    long = "a" * (MAX_TOKEN_BYTES + 5)
+    texts = [f"good {long} food", "!" * 100, "fine"]
+    assert fast_only(encoder, texts) == reference(encoder, texts)
+    with_long_word = fit_encoder([long, long, "fine", "fine"], min_freq=2, max_length=24)
+    assert with_long_word.fast_path is not None and with_long_word.fast_path.long_words
+    _, others = with_long_word.fast_path.encode_where_exact(texts)
+    assert others == [0, 1]  # tokenizers makes their ids
+    assert with_long_word.encode_ragged(texts) == reference(with_long_word, texts)

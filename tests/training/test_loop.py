@@ -16,6 +16,7 @@ from reviewclf.errors import ReviewclfError
 from reviewclf.io.label_map import parse_label_map
 from reviewclf.io.labeled import read_labeled, read_many
 from reviewclf.runtime.encoding import TextEncoder
+from reviewclf.runtime.ragged import Ragged
 from reviewclf.training.config import TrainConfig
 from reviewclf.training.loop import (
     EncodedSet,
@@ -58,7 +59,7 @@ def synthetic_sets(seed: int = 0) -> tuple[EncodedSet, EncodedSet]:
         y = rng.integers(0, 2, size=n)
         rows = [[int(2 + (t if rng.random() < 0.7 else 1 - t))] + rng.integers(4, 60, size=rng.integers(3, 9)).tolist()
                 for t in y]
-        return EncodedSet.build(rows, y, CPU)
+        return EncodedSet.build(Ragged.from_rows(rows), y, CPU)
 
     return one(40), one(40)
 
@@ -103,7 +104,7 @@ def test_run_directory_checkpoint_is_the_best_epoch(tmp_path):
     val_rows = stratified_split(labeled.labels, 0.25, 0.25, config.seed)["val"]
     encoder = TextEncoder.from_file(run / "tokenizer.json")
     index = {label: i for i, label in enumerate(outcome.labels)}
-    val = EncodedSet.build(encoder.encode_ragged([labeled.texts[i] for i in val_rows]),
+    val = EncodedSet.build(encoder.encode_flat([labeled.texts[i] for i in val_rows]),
                            np.array([index[labeled.labels[i]] for i in val_rows]), CPU)
     model = load_run_model(run)
     loss, _ = loss_and_accuracy(model, val, config.batch_size * 4, False)
@@ -120,7 +121,7 @@ def demo_sets() -> tuple[EncodedSet, EncodedSet, int]:
 
     def encoded(name: str) -> EncodedSet:
         rows = parts[name]
-        return EncodedSet.build(encoder.encode_ragged([data.texts[i] for i in rows]),
+        return EncodedSet.build(encoder.encode_flat([data.texts[i] for i in rows]),
                                 np.array([labels.index(data.labels[i]) for i in rows]), CPU)
 
     return encoded("train"), encoded("val"), encoder.vocab_size

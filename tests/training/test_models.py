@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from reviewclf.runtime.ragged import Ragged
 from reviewclf.training.loop import EncodedSet
 from reviewclf.training.models import (
     MLP,
@@ -245,7 +246,7 @@ def tiny_set() -> EncodedSet:
     positive = [[GOOD, BOTH, 5], [BOTH, GOOD], [6, GOOD, BOTH, 7], [GOOD, BOTH], [BOTH, 8, GOOD]]
     negative = [[BAD, BOTH, 5], [BOTH, BAD], [6, BAD, BOTH, 7], [BAD, BOTH], [BOTH, 8, BAD]]
     targets = np.array([1] * 5 + [0] * 5)
-    return EncodedSet.build(positive + negative, targets, torch.device("cpu"))
+    return EncodedSet.build(Ragged.from_rows(positive + negative), targets, torch.device("cpu"))
 
 
 def test_naive_bayes_init_gives_signed_feature_ratios():
@@ -269,7 +270,7 @@ def test_naive_bayes_init_gives_signed_feature_ratios():
 
 def test_naive_bayes_init_multi_class():
     rows = [[2, 9], [2], [2], [3, 9], [3], [3], [4, 9], [4], [4]]  # each word in 3 documents (MIN_DOCUMENTS)
-    data = EncodedSet.build(rows, np.array([0, 0, 0, 1, 1, 1, 2, 2, 2]), torch.device("cpu"))
+    data = EncodedSet.build(Ragged.from_rows(rows), np.array([0, 0, 0, 1, 1, 1, 2, 2, 2]), torch.device("cpu"))
     model = NGram(vocab_size=10, n_outputs=3, dim=4, ngrams=2, buckets=64, dropout=0.0)
     init_from_naive_bayes(model, data)
     weight = model.nb_ratio.detach()
@@ -296,7 +297,7 @@ def test_naive_bayes_ignores_ngrams_of_fewer_than_min_documents():
 
     rare, common = 5, 2
     rows = [[common, rare]] + [[common]] * (2 * MIN_DOCUMENTS)
-    data = EncodedSet.build(rows, np.array([1] * len(rows)), torch.device("cpu"))
+    data = EncodedSet.build(Ragged.from_rows(rows), np.array([1] * len(rows)), torch.device("cpu"))
     data.targets[MIN_DOCUMENTS + 1 :] = 0  # common is in both classes, rare in one positive document
     model = NGram(vocab_size=10, n_outputs=1, dim=4, ngrams=2, buckets=64, dropout=0.0)
     init_from_naive_bayes(model, data)

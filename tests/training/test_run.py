@@ -116,7 +116,7 @@ def test_checkpoint_reproduces_the_test_metrics(demo_run):
     data = read_many(config.data, format="tabbed", label_map=parse_label_map(DEMO_LABEL_MAP))
     rows = stratified_split(data.labels, config.val_fraction, config.test_fraction, config.seed)["test"]
     encoder = TextEncoder.from_file(demo_run / "tokenizer.json")
-    test = EncodedSet.build(encoder.encode_ragged([data.texts[i] for i in rows]),
+    test = EncodedSet.build(encoder.encode_flat([data.texts[i] for i in rows]),
                             np.array([labels.index(data.labels[i]) for i in rows]), CPU)
     logits = evaluate_logits(model, test, config.batch_size * 4)
     report = classification_report(test.targets.numpy(), (logits[:, 0] >= 0).long().numpy(), labels)

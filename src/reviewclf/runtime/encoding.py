@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +20,10 @@ from tokenizers import Tokenizer
 
 from ..errors import ReviewclfError
 from .fast_encoding import FastPath
+from .ragged import PAD_ID, Ragged
 
 PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"
-PAD_ID = 0
 
 
 class TextEncoder:
@@ -67,16 +66,17 @@ class TextEncoder:
         """The tokens a text is split into (for people reading what the model sees)."""
         return self.tokenizer.encode(text, add_special_tokens=False).tokens
 
-    def encode_ragged(self, texts: Sequence[str]) -> list[list[int]]:
-        """Encode texts as unpadded id lists (truncated to the tokenizer's max length), in input order."""
+    def encode_flat(self, texts: Sequence[str]) -> Ragged:
+        """Encode texts as unpadded ids (truncated to the tokenizer's max length), in input order."""
         texts = texts if isinstance(texts, (list, tuple)) else list(texts)
         if self.fast_path is None:
-            return self._encode_with_tokenizers(texts)
-        rows, others = self.fast_path.encode_where_exact(texts)
-        if others:
-            for position, ids in zip(others, self._encode_with_tokenizers([texts[i] for i in others])):
-                rows[position] = ids
-        return rows
+            return Ragged.from_rows(self._encode_with_tokenizers(texts))
+        ragged, others = self.fast_path.encode_where_exact(texts)
+        return ragged.filled(others, self._encode_with_tokenizers([texts[i] for i in others]) if others else [])
+
+    def encode_ragged(self, texts: Sequence[str]) -> list[list[int]]:
+        """``encode_flat`` as one id list per text."""
+        return self.encode_flat(texts).rows()
 
     def _encode_with_tokenizers(self, texts: Sequence[str]) -> list[list[int]]:
         encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
@@ -84,18 +84,4 @@ class TextEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Encode texts as int64 ids ``[len(texts), longest]``, right-padded with 0; at least one column."""
-        return pad_rows(self.encode_ragged(texts))
-
-
-def pad_rows(rows: Sequence[Sequence[int]]) -> np.ndarray:
-    """Right-pad id lists with ``PAD_ID`` into one int64 matrix with at least one column.
-
-    One ``fromiter`` over all ids and one masked assignment, rather than a numpy slice assignment per row:
-    per-row conversion cost more than ONNX Runtime itself on long reviews.
-    """
-    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-    width = int(lengths.max(initial=0)) or 1
-    ids = np.zeros((len(rows), width), dtype=np.int64)
-    flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
-    ids[np.arange(width) < lengths[:, None]] = flat
-    return ids
+        return self.encode_flat(texts).padded()

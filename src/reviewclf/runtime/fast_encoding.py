@@ -26,6 +26,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
+from .ragged import Ragged
+from .token_table import MAX_TOKEN_BYTES, TokenTable, word_view
+
 # The pipeline reviewclf writes into tokenizer.json (``training.vocabulary.new_tokenizer``), defined here so
 # the fast path recognises exactly what training writes.
 # HTML line breaks (IMDB's "<br /><br />", also "<BR>", "<Br/>") become spaces before anything else sees the
@@ -79,24 +84,31 @@ def unrecognised(spec: dict[str, Any]) -> str | None:
     return None
 
 
-class _Vocabulary(dict):
-    """Word -> id, with the unknown word's id for every missing word (so a lookup is one C call)."""
+def _byte_tables() -> tuple[np.ndarray, bytes]:
+    """Per Latin-1 byte: its class (0 space, 1 word, 2 other) and its lowercase (one byte to one)."""
+    classes = np.full(256, 2, dtype=np.int8)
+    word = re.compile(f"[{WORD}]")
+    for code in range(256):
+        classes[code] = 0 if chr(code) in SPACE else 1 if word.match(chr(code)) else 2
+    return classes, bytes(ord(chr(code).lower()) for code in range(256))
 
-    __slots__ = ("unk_id",)
 
-    def __init__(self, vocab: dict[str, int], unk_id: int):
-        super().__init__(vocab)
-        self.unk_id = unk_id
-
-    def __missing__(self, word: str) -> int:
-        return self.unk_id
+_CLASSES, _LOWER = _byte_tables()
+_SEPARATOR = "\n"  # joins a window's texts: a space character, so no token spans two texts
 
 
 class FastPath:
-    """The recognised pipeline in Python, for the texts where ``applies`` holds."""
+    """The recognised pipeline on a whole window at once, for the texts where ``applies`` holds.
+
+    The window's texts are joined into one Latin-1 byte buffer (normalized with ``bytes.translate``), split
+    into tokens where the byte class changes, and looked up in a ``TokenTable``: numpy, not a Python loop
+    per word, and numpy releases the GIL while ONNX Runtime scores the window before.
+    """
 
     def __init__(self, vocab: dict[str, int], unk_token: str, max_length: int | None, guards: Sequence[str]):
-        self._lookup = _Vocabulary(vocab, vocab[unk_token]).__getitem__
+        self.table = TokenTable(vocab, vocab[unk_token])
+        # A token longer than the table's keys is unknown, unless the vocabulary holds such a word.
+        self.long_words = any(len(word) > MAX_TOKEN_BYTES for word in vocab)
         self.max_length = max_length
         # Contents of the file's added tokens: tokenizers matches them in the raw text, the fast path does not.
         self.guards = tuple(guards)
@@ -114,22 +126,61 @@ class FastPath:
         """Whether this text's ids are the fast path's to make (characters it takes, no added token spelled)."""
         return (text.isascii() or _BEYOND(text) is None) and not any(guard in text for guard in self.guards)
 
-    def encode_where_exact(self, texts: Sequence[str]) -> tuple[list[list[int]], list[int]]:
+    def encode_where_exact(self, texts: Sequence[str]) -> tuple[Ragged, list[int]]:
         """Ids of the texts the fast path applies to, and the positions of the others, whose rows are left
-        empty for the caller to fill. One loop with its names bound locally: it runs once per text."""
-        rows: list[list[int]] = []
-        others: list[int] = []
-        lookup, limit, guards = self._lookup, self.max_length, self.guards
-        split, unbreak, beyond = _WORDS.findall, _BREAK.sub, _BEYOND
-        for position, text in enumerate(texts):
-            if not (text.isascii() or beyond(text) is None) or (guards and any(guard in text for guard in guards)):
-                rows.append([])
-                others.append(position)
-                continue
-            if "<" in text:
-                text = unbreak(" ", text)
-            words = split(text.lower().replace("'", "").replace("\u2019", ""))
-            if limit is not None and len(words) > limit:
-                del words[limit:]
-            rows.append(list(map(lookup, words)))
-        return rows, others
+        empty for the caller to fill."""
+        texts = list(texts)
+        joined = _SEPARATOR.join(texts)
+        if joined.isascii() and not any(guard in joined for guard in self.guards):
+            taken, others = texts, []
+        else:
+            others = [i for i, text in enumerate(texts) if not self.applies(text)]
+            skip = set(others)
+            taken = [text for i, text in enumerate(texts) if i not in skip]
+            joined = _SEPARATOR.join(taken)
+        ids, counts, failed = self._encode_joined(joined, taken)
+        lengths = np.zeros(len(texts), dtype=np.int64)
+        positions = np.delete(np.arange(len(texts)), others)
+        lengths[positions] = counts
+        if len(failed):  # rows with a token too long for the table's keys: tokenizers makes their ids
+            others = sorted([*others, *positions[failed].tolist()])
+            lengths[others] = 0
+        return Ragged(ids, lengths), others
+
+    def _normalized(self, joined: str, texts: list[str]) -> bytes:
+        """The joined texts after the normalizer, as Latin-1 bytes with one separator between texts."""
+        if joined.count(_SEPARATOR) != max(len(texts) - 1, 0):  # a text holds the separator: a space like it
+            texts = [text.replace(_SEPARATOR, " ") for text in texts]
+            joined = _SEPARATOR.join(texts)
+        if "<" in joined:
+            broken = _BREAK.sub(" ", joined)
+            # a break that spans two texts would take a separator with it: then break each text alone
+            joined = broken if broken.count(_SEPARATOR) == joined.count(_SEPARATOR) else _SEPARATOR.join(
+                _BREAK.sub(" ", text) for text in texts)
+        if not joined.isascii():
+            joined = joined.replace("\u2019", "")
+        return joined.encode("latin-1").translate(_LOWER, b"'")
+
+    def _encode_joined(self, joined: str, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids of every kept token, tokens per text, texts the table cannot encode) for joined texts."""
+        data = np.frombuffer(self._normalized(joined, texts), dtype=np.uint8)
+        classes = _CLASSES[data]
+        change = np.empty(len(classes), dtype=bool)
+        change[:1] = True
+        np.not_equal(classes[1:], classes[:-1], out=change[1:])
+        bounds = np.flatnonzero(change)
+        is_token = classes[bounds] != 0
+        starts = bounds[is_token]
+        lengths = np.append(bounds[1:], len(data))[is_token] - starts
+        rows = np.searchsorted(np.flatnonzero(data == ord(_SEPARATOR)), starts)
+        too_long = lengths > MAX_TOKEN_BYTES
+        ids = self.table.lookup(word_view(data), starts, np.minimum(lengths, MAX_TOKEN_BYTES))
+        failed = np.unique(rows[too_long]) if self.long_words and too_long.any() else rows[:0]
+        counts = np.bincount(rows, minlength=len(texts))
+        if len(failed):
+            counts[failed] = 0
+            ids, rows = ids[~np.isin(rows, failed)], rows[~np.isin(rows, failed)]
+        if self.max_length is not None and counts.max(initial=0) > self.max_length:
+            rank = np.arange(len(rows)) - (np.cumsum(counts) - counts)[rows]
+            ids, counts = ids[rank < self.max_length], np.minimum(counts, self.max_length)
+        return ids, counts, failed

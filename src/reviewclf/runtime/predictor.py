@@ -27,7 +27,7 @@ import onnxruntime as ort
 
 from ..errors import OptionError, ReviewclfError
 from .bundle import INPUT_NAME, ONNX_INT8_MODEL, ONNX_MODEL, TOKENIZER, Bundle, load_bundle
-from .encoding import TextEncoder, pad_rows
+from .encoding import TextEncoder
 
 DEFAULT_BATCH_SIZE = 256
 # A batch also holds at most this many token slots (rows x longest row), so a batch of long reviews is cut
@@ -221,11 +221,10 @@ class Predictor:
 
     def _encode_window(self, texts: list[str], batch_size: int) -> _EncodedWindow:
         """Tokenize a window, sort it by length and pad each batch (everything but the model)."""
-        rows = self.encoder.encode_ragged(texts)
-        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-        order = np.argsort(lengths, kind="stable")
-        batches = [order[chunk] for chunk in token_budget_batches(lengths[order], batch_size)]
-        return _EncodedWindow(len(rows), batches, [pad_rows([rows[i] for i in index]) for index in batches])
+        ragged = self.encoder.encode_flat(texts)
+        order = np.argsort(ragged.lengths, kind="stable")
+        batches = [order[chunk] for chunk in token_budget_batches(ragged.lengths[order], batch_size)]
+        return _EncodedWindow(len(ragged), batches, [ragged.padded(index) for index in batches])
 
     def _score_window(self, encoded: Future[_EncodedWindow]) -> np.ndarray:
         window = encoded.result()

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ..errors import OptionError, ReviewclfError
 from ..metrics import classification_report
-from ..runtime.encoding import pad_rows
+from ..runtime.ragged import Ragged
 from .augment import word_dropout
 from .config import CLASS_WEIGHTS, TrainConfig
 from .models import Classifier
@@ -35,11 +35,10 @@ class EncodedSet:
     targets: torch.Tensor
 
     @classmethod
-    def build(cls, rows: list[list[int]], targets: np.ndarray, device: torch.device) -> EncodedSet:
-        lengths = torch.tensor([len(r) for r in rows], dtype=torch.int64)
+    def build(cls, rows: Ragged, targets: np.ndarray, device: torch.device) -> EncodedSet:
         return cls(
-            ids=torch.from_numpy(pad_rows(rows).astype(np.int32)).to(device),
-            lengths=lengths.to(device),
+            ids=torch.from_numpy(rows.padded().astype(np.int32)).to(device),
+            lengths=torch.from_numpy(rows.lengths).to(device),
             targets=torch.as_tensor(targets, dtype=torch.int64).to(device),
         )
 

@@ -129,7 +129,7 @@ def encode_split(encoder: TextEncoder, texts: list[str], names: list[str], label
     """One split's token ids and label indices (``labels`` in order) on ``device``."""
     index = {label: i for i, label in enumerate(labels)}
     targets = np.array([index[n] for n in names], dtype=np.int64)
-    return EncodedSet.build(encoder.encode_ragged(texts), targets, device)
+    return EncodedSet.build(encoder.encode_flat(texts), targets, device)
 
 
 def split_report(model: Classifier, part: EncodedSet, labels: list[str], config: TrainConfig) -> dict[str, Any]:
