@@ -186,7 +186,7 @@ def test_tokens_longer_than_the_table_keys(encoder: TextEncoder) -> None:
     texts = [f"good {long} food", "!" * 100, "fine"]
     assert fast_only(encoder, texts) == reference(encoder, texts)
     with_long_word = fit_encoder([long, long, "fine", "fine"], min_freq=2, max_length=24)
-    assert with_long_word.fast_path is not None and with_long_word.fast_path.long_words
+    assert with_long_word.fast_path is not None and with_long_word.fast_path.table.long_words
     _, others = with_long_word.fast_path.encode_where_exact(texts)
     assert others == [0, 1]  # tokenizers makes their ids
     assert with_long_word.encode_ragged(texts) == reference(with_long_word, texts)

@@ -24,6 +24,7 @@ window: memory stays flat whatever the input size. Every failure a user can caus
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import os
@@ -72,6 +73,27 @@ def output_format_of(name: str | None) -> str:
 
 
 # --------------------------------------------------------------------------------------------------- input
+
+
+class BlankRows(Sequence[dict[str, Any]]):
+    """The carried columns of rows that carry none, without a dict per row."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return BlankRows(len(range(self.size)[index]))
+        range(self.size)[index]  # raises IndexError past the end
+        return {}
+
+
+# Codecs in which a \n byte is always a line end and decoding keeps no state across lines: a block of lines
+# decodes whole to what its lines decode to one by one.
+_BLOCK_CODECS = {"utf-8", "ascii", "iso8859-1", "cp1252", "iso8859-15"}
 
 
 @dataclass
@@ -184,19 +206,31 @@ class InputReader:
             number += len(raw_lines)
             file.rows += len(texts)
             yield Rows(texts, [{TXT_TEXT_COLUMN: text} for text in texts] if self.include_text else
-                       [{} for _ in texts])
+                       BlankRows(len(texts)))
 
     def _clean_texts(self, file: _File, raw_lines: list[bytes], before: int) -> list[str] | None:
-        """The lines without their ends, or None when one of them needs the line-by-line checks."""
+        """The lines without their ends, or None when one of them needs the line-by-line checks.
+
+        A block in a stateless codec is decoded whole and split on ``\n`` (a ``\n`` byte is always a line end
+        in these); per-line decoding and stripping cost more than tokenizing a short review.
+        """
         if file.overlong and max(file.overlong) > before:
             return None
+        whole = codecs.lookup(file.line_encoding).name in _BLOCK_CODECS
         try:
-            texts = [raw.decode(file.line_encoding) for raw in raw_lines]
+            texts = [b"".join(raw_lines).decode(file.line_encoding)] if whole else [
+                raw.decode(file.line_encoding) for raw in raw_lines]
         except UnicodeDecodeError:
             return None
         if (before == 0 and texts[0].startswith("\ufeff")) or any("\x00" in text for text in texts):
             return None
-        return [strip_line_end(text) for text in texts]
+        if not whole:
+            return [strip_line_end(text) for text in texts]
+        joined = texts[0]
+        texts = joined.split("\n")
+        if raw_lines[-1].endswith(b"\n"):
+            texts.pop()  # the empty string after the block's last line end
+        return [text[:-1] if text.endswith("\r") else text for text in texts] if "\r" in joined else texts
 
     def _jsonl_rows(self, file: _File, lines: Iterable[tuple[int, str]]) -> Iterator[tuple[str, dict[str, Any]]]:
         """One JSON object per line; the text field is named or found in the first object."""
@@ -343,7 +377,8 @@ class PredictionWriter:
             self._csv = csv.writer(self.stream, delimiter=delimiter, lineterminator="\n")
             self._csv.writerow([self._out_name(name) for name in self._columns] + self.result_columns())
         known = set(self._columns)
-        self.rows_with_extra_fields += sum(1 for fields in carried if not fields.keys() <= known)
+        if not isinstance(carried, BlankRows):
+            self.rows_with_extra_fields += sum(1 for fields in carried if not fields.keys() <= known)
         columns = [[_cell(fields.get(name)) for fields in carried] for name in self._columns]
         self._csv.writerows(zip(*columns, *(column.tolist() for column in results)))
 

@@ -107,8 +107,6 @@ class FastPath:
 
     def __init__(self, vocab: dict[str, int], unk_token: str, max_length: int | None, guards: Sequence[str]):
         self.table = TokenTable(vocab, vocab[unk_token])
-        # A token longer than the table's keys is unknown, unless the vocabulary holds such a word.
-        self.long_words = any(len(word) > MAX_TOKEN_BYTES for word in vocab)
         self.max_length = max_length
         # Contents of the file's added tokens: tokenizers matches them in the raw text, the fast path does not.
         self.guards = tuple(guards)
@@ -175,7 +173,7 @@ class FastPath:
         rows = np.searchsorted(np.flatnonzero(data == ord(_SEPARATOR)), starts)
         too_long = lengths > MAX_TOKEN_BYTES
         ids = self.table.lookup(word_view(data), starts, np.minimum(lengths, MAX_TOKEN_BYTES))
-        failed = np.unique(rows[too_long]) if self.long_words and too_long.any() else rows[:0]
+        failed = np.unique(rows[too_long]) if self.table.long_words and too_long.any() else rows[:0]
         counts = np.bincount(rows, minlength=len(texts))
         if len(failed):
             counts[failed] = 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -107,16 +108,22 @@ def token_budget_batches(sorted_lengths: np.ndarray, batch_size: int) -> list[sl
     return batches
 
 
-def _windows(texts: Iterable[str], max_texts: int) -> Iterator[list[str]]:
-    """Consecutive lists of at most ``max_texts`` texts and about ``WINDOW_CHARS`` characters."""
+def _windows(groups: Iterable[Sequence[str]], max_texts: int) -> Iterator[list[str]]:
+    """Consecutive lists of at most ``max_texts`` texts and about ``WINDOW_CHARS`` characters (a window ends
+    with the text that reaches the cap), cut from groups of texts by slicing, not a step per text."""
     window: list[str] = []
     chars = 0
-    for text in texts:
-        window.append(text)
-        chars += len(text)
-        if len(window) == max_texts or chars >= WINDOW_CHARS:
-            yield window
-            window, chars = [], 0
+    for group in groups:
+        start = 0
+        while start < len(group):
+            take = group[start : start + max_texts - len(window)]
+            reached = list(itertools.accumulate(map(len, take), initial=chars))[1:]
+            cut = min(bisect_left(reached, WINDOW_CHARS) + 1, len(take))
+            window.extend(take[:cut])
+            chars, start = reached[cut - 1], start + cut
+            if len(window) == max_texts or chars >= WINDOW_CHARS:
+                yield window
+                window, chars = [], 0
     if window:
         yield window
 
@@ -204,14 +211,16 @@ class Predictor:
             raise ReviewclfError(f"token ids must lie in [0, {self.vocab_size}); got {ids.min()}..{ids.max()}")
         return np.asarray(self._run(ids), dtype=np.float32)
 
-    def _iter_proba(self, texts: Iterable[str], batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[np.ndarray]:
-        """Probabilities of a stream of texts, one array per window of texts, in input order (flat memory)."""
+    def _iter_proba(self, groups: Iterable[Sequence[str]], batch_size: int = DEFAULT_BATCH_SIZE
+                    ) -> Iterator[np.ndarray]:
+        """Probabilities of a stream of groups of texts, one array per window of texts, in input order (flat
+        memory)."""
         if batch_size < 1:
             raise OptionError("batch_size", f"must be at least 1, not {batch_size}")
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reviewclf-tokenize") as tokenizing, \
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="reviewclf-score") as scoring:
             in_flight: deque[Future[np.ndarray]] = deque()
-            for window in _windows(texts, batch_size * SORT_WINDOW_BATCHES):
+            for window in _windows(groups, batch_size * SORT_WINDOW_BATCHES):
                 encoded = tokenizing.submit(self._encode_window, window, batch_size)
                 in_flight.append(scoring.submit(self._score_window, encoded))
                 if len(in_flight) == 2:
@@ -251,10 +260,11 @@ class Predictor:
         self.decision.check(threshold)
         sizes: deque[tuple[Key, int]] = deque()
 
-        def texts() -> Iterator[str]:
+        def texts() -> Iterator[Sequence[str]]:
             for key, group in groups:
+                group = group if isinstance(group, (list, tuple)) else list(group)
                 sizes.append((key, len(group)))
-                yield from group
+                yield group
 
         ready: list[np.ndarray] = []
         have = 0

@@ -52,26 +52,38 @@ def _hash(view: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> tuple[np
     return first, h
 
 
+def _latin1_words(words: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """(indices of the words that are Latin-1 and 1..MAX_TOKEN_BYTES long, their bytes end to end, their
+    lengths, whether a longer Latin-1 word exists); vectorized, since a vocabulary is built at every
+    start-up. Other words can never equal a fast-path token, which is Latin-1."""
+    lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    codes = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32)
+    starts = np.cumsum(lengths) - lengths
+    nonempty = lengths > 0
+    widest = np.zeros(len(words), dtype=np.uint32)
+    if nonempty.any():
+        widest[nonempty] = np.maximum.reduceat(codes, starts[nonempty])
+    latin1 = nonempty & (widest <= 0xFF)
+    kept = np.flatnonzero(latin1 & (lengths <= MAX_TOKEN_BYTES))
+    chars = np.repeat(starts[kept] - (np.cumsum(lengths[kept]) - lengths[kept]), lengths[kept])
+    data = codes[chars + np.arange(len(chars))].astype(np.uint8)
+    return kept, data, lengths[kept], bool((latin1 & (lengths > MAX_TOKEN_BYTES)).any())
+
+
 class TokenTable:
-    """The vocabulary's Latin-1 words of at most ``MAX_TOKEN_BYTES`` bytes, for ``lookup``."""
+    """The vocabulary's Latin-1 words of at most ``MAX_TOKEN_BYTES`` bytes, for ``lookup``; ``long_words``
+    says whether it left out longer Latin-1 words (a token that long may then be known)."""
 
     def __init__(self, vocab: dict[str, int], unk_id: int):
-        words, ids = [], []
-        for word, index in vocab.items():
-            try:
-                raw = word.encode("latin-1")
-            except UnicodeEncodeError:  # never equal to a fast-path token, which is Latin-1
-                continue
-            if 0 < len(raw) <= MAX_TOKEN_BYTES:
-                words.append(raw)
-                ids.append(index)
+        words, data, lengths, self.long_words = _latin1_words(list(vocab))
+        ids = np.fromiter(vocab.values(), dtype=np.int64, count=len(vocab))[words]
         self.unk_id = unk_id
-        self.lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-        self.starts = np.cumsum(self.lengths) - self.lengths
-        self.view = word_view(np.frombuffer(b"".join(words), dtype=np.uint8))
+        self.lengths = lengths
+        self.starts = np.cumsum(lengths) - lengths
+        self.view = word_view(data)
         self.first, self.hashes = _hash(self.view, self.starts, self.lengths)
-        self.ids = np.asarray(ids, dtype=np.int64)
-        bits = max(int(len(words) * 4).bit_length(), 4)  # load factor at most 1/4: probes stay short
+        self.ids = ids
+        bits = max(int(len(ids) * 4).bit_length(), 4)  # load factor at most 1/4: probes stay short
         self.shift, self.mask = np.uint64(64 - bits), (1 << bits) - 1
         self.slots = self._slots(1 << bits)
 
