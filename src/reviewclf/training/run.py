@@ -41,9 +41,10 @@ def load_data(config: TrainConfig, log: Callable[[str], None]) -> tuple[LabeledD
     label_map = parse_label_map(config.label_map) if config.label_map else None
     options = dict(format=config.format, text_column=config.text_column, label_column=config.label_column,
                    label_map=label_map, encoding=config.encoding, on_error=config.on_error)
-    if not config.data:
-        config.data = demo_paths()
-        options.update(format="tabbed", label_map=parse_label_map(config.label_map or DEMO_LABEL_MAP))
+    if not config.data:  # recorded in the config, so that config.json says how the data was read
+        config.data, config.format = demo_paths(), "tabbed"
+        config.label_map = config.label_map or DEMO_LABEL_MAP
+        options.update(format="tabbed", label_map=parse_label_map(config.label_map))
         log(f"no data given: training on the embedded demo set ({len(config.data)} files, UCI sentences)")
     data = read_many(config.data, **options)
     test = read_many(config.test_data, **options) if config.test_data else None
