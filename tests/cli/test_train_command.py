@@ -138,3 +138,14 @@ def test_an_out_of_range_option_is_one_line_before_any_work(flag, value, words, 
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [f"error: {words}"]
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("args", "flag"), [
+    (["--lr", "0.1"], "--lr"), (["-o", "elsewhere"], "--out"), (["--no-nb-init"], "--nb-init"),
+    (["--force"], "--force"), (["reviews.txt"], "DATA"), (["--augment", "word-dropout=0.1"], "--augment"),
+])
+def test_resume_refuses_other_training_options_before_any_work(args, flag, tmp_path):
+    run = tmp_path / "run"  # never read: the options are refused first
+    result = invoke("--resume", str(run), *args)
+    assert_one_line_error(result, f"{flag} cannot be given with it (only --epochs can)")
+    assert not run.exists() and not (tmp_path / "elsewhere").exists()

@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
+from ..errors import ReviewclfError
 from ..training.config import MODEL_DEFAULTS, TrainConfig
 from .options import data_options
 
@@ -71,16 +74,45 @@ def config_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def given_flags(ctx: click.Context) -> list[str]:
+    """The parameters set on the command line, as the user wrote them (``--lr``, ``DATA``)."""
+    given = []
+    for param in ctx.command.params:
+        if param.name and ctx.get_parameter_source(param.name) not in (None, ParameterSource.DEFAULT):
+            given.append(max(param.opts, key=len) if isinstance(param, click.Option) else param.human_readable_name)
+    return given
+
+
+def resume_command(ctx: click.Context, run: str, epochs: int) -> None:
+    """``--resume RUN``: the run's own settings; only ``--epochs`` (a new total) may be given with it."""
+    from ..training.run import resume_run
+
+    extra = [flag for flag in given_flags(ctx) if flag not in ("--resume", "--epochs")]
+    if extra:
+        raise ReviewclfError(f"--resume continues RUN with the settings in its config.json; {extra[0]} cannot be "
+                             "given with it (only --epochs can)")
+    extend = epochs if ctx.get_parameter_source("epochs") is not ParameterSource.DEFAULT else None
+    outcome = resume_run(Path(run), extend, log=lambda line: click.echo(line, err=True))
+    click.echo(summary(outcome.metrics, run))
+
+
 @click.command()
 @click.argument("data", nargs=-1, type=click.Path())
 @config_options
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
-def train(data: tuple[str, ...], format_: str | None, force: bool, augment: str | None, compile_: bool,
-          test_data: tuple[str, ...], **options: Any) -> None:
+@click.option("--resume", type=click.Path(), metavar="RUN",
+              help="Continue the interrupted run RUN from its last completed epoch (its own settings; "
+                   "--epochs may raise the total).")
+@click.pass_context
+def train(ctx: click.Context, data: tuple[str, ...], format_: str | None, force: bool, augment: str | None,
+          compile_: bool, test_data: tuple[str, ...], resume: str | None, **options: Any) -> None:
     """Train a classifier on DATA (review files; none: the embedded demo sentences)."""
     from ..training.augment import parse_augment
     from ..training.run import train_run
 
+    if resume is not None:
+        resume_command(ctx, resume, options["epochs"])
+        return
     config = TrainConfig.from_dict({**options, "data": list(data), "test_data": list(test_data), "format": format_,
                                     "compile": compile_, "word_dropout": parse_augment(augment)})
     outcome = train_run(config, log=lambda line: click.echo(line, err=True), force=force)
@@ -99,6 +131,10 @@ def summary(metrics: dict, out: str) -> str:
         lines.append(f"{cv['folds']}-fold CV accuracy {cv['accuracy_mean']:.4f} ± {cv['accuracy_std']:.4f}, "
                      f"macro-F1 {cv['macro_f1_mean']:.4f} ± {cv['macro_f1_std']:.4f}")
     lines.append(f"best epoch {metrics['best_epoch']} of {metrics['epochs_run']} ({metrics['stopped_by']})")
+    from ..training.rundir import RUN_RESUME  # after training: torch is loaded by now
+
+    if metrics["stopped_by"] == "interrupted" and (Path(out) / RUN_RESUME).is_file():
+        lines.append(f"to continue from the last completed epoch: reviewclf train --resume {out}")
     tuned = metrics.get("autotune")
     if tuned:
         best = tuned["best_val_" + tuned["metric"]]

@@ -10,7 +10,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ from ..runtime.ragged import Ragged
 from .augment import word_dropout
 from .config import CLASS_WEIGHTS, TrainConfig
 from .models import Classifier
+from .resume import Resume
 from .stopping import BestCheckpoint, EarlyStopping
 
 
@@ -240,19 +241,19 @@ def epoch_line(record: dict[str, float]) -> str:
 EpochHook = Callable[[dict[str, float]], str | None]
 
 
-def train_model(
-    model: Classifier,
-    train: EncodedSet,
-    val: EncodedSet,
-    config: TrainConfig,
-    log: Callable[[str], None] = print,
-    on_epoch: EpochHook | None = None,
-) -> TrainResult:
-    """Fit ``model`` in place and leave it holding the weights of the epoch with the best validation loss.
+@dataclass
+class Progress:
+    """What the epochs build up besides the weights and the optimizer: the early-stopping counters, the best
+    checkpoint, the learning-rate schedule and the history (with the ``Fit``, what a resume state holds)."""
 
-    ``on_epoch`` sees each epoch's record and may end training by returning the reason (autotune's pruner and
-    time budget); the best checkpoint is restored as after early stopping.
-    """
+    stopper: EarlyStopping
+    best: BestCheckpoint
+    scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def start_fit(model: Classifier, train: EncodedSet, config: TrainConfig) -> tuple[Fit, Progress]:
+    """The optimizer, the seeded batch-order generator, the schedule and the stopping rule of a new fit."""
     generator = torch.Generator(device=train.ids.device).manual_seed(config.seed)
     forward = torch.compile(model) if config.compile else model
     weight = class_weights(train.targets, max(model.n_outputs, 2), config.class_weight)
@@ -260,34 +261,65 @@ def train_model(
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         fit.optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience
     )
-    stopper, best = EarlyStopping(config.patience), BestCheckpoint()
-    history: list[dict[str, float]] = []
+    return fit, Progress(EarlyStopping(config.patience), BestCheckpoint(), scheduler)
+
+
+def run_epoch(fit: Fit, progress: Progress, train: EncodedSet, val: EncodedSet, epoch: int) -> dict[str, float]:
+    """Train one epoch, validate, keep the best checkpoint, step the schedule; the epoch's history record."""
+    config = fit.config
+    started = time.perf_counter()
+    train_loss, train_acc = train_epoch(fit, train, epoch)
+    scores = split_scores(fit.model, val, config.batch_size * 4, config.bf16, fit.class_weights)
+    if progress.stopper.step(scores["loss"]):
+        progress.best.save(fit.model, epoch)
+    progress.scheduler.step(scores["loss"])
+    progress.history.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+                             "val_loss": scores["loss"], "val_acc": scores["accuracy"],
+                             "val_macro_f1": scores["macro_f1"], "lr": fit.optimizer.param_groups[0]["lr"],
+                             "seconds": time.perf_counter() - started})
+    return progress.history[-1]
+
+
+def train_model(
+    model: Classifier,
+    train: EncodedSet,
+    val: EncodedSet,
+    config: TrainConfig,
+    log: Callable[[str], None] = print,
+    on_epoch: EpochHook | None = None,
+    resume: Resume | None = None,
+) -> TrainResult:
+    """Fit ``model`` in place and leave it holding the weights of the epoch with the best validation loss.
+
+    ``on_epoch`` sees each epoch's record and may end training by returning the reason (autotune's pruner and
+    time budget); the best checkpoint is restored as after early stopping. ``resume``: continue from its
+    state, and write the state after every completed epoch, so a Ctrl-C leaves what ``--resume`` needs.
+    """
+    fit, progress = start_fit(model, train, config)
+    # outside the try: an interrupt before the starting state is written ends the run with nothing written
+    done = resume.start(fit, progress, train, val) if resume is not None else 0
+    if done:
+        log(f"resuming after epoch {done} of {config.epochs}")
     stopped_by = "epochs"
     try:
-        for epoch in range(1, config.epochs + 1):
-            started = time.perf_counter()
-            train_loss, train_acc = train_epoch(fit, train, epoch)
-            scores = split_scores(model, val, config.batch_size * 4, config.bf16, weight)
-            if stopper.step(scores["loss"]):
-                best.save(model, epoch)
-            scheduler.step(scores["loss"])
-            history.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
-                            "val_loss": scores["loss"], "val_acc": scores["accuracy"],
-                            "val_macro_f1": scores["macro_f1"], "lr": fit.optimizer.param_groups[0]["lr"],
-                            "seconds": time.perf_counter() - started})
-            log(epoch_line(history[-1]))
-            reason = on_epoch(history[-1]) if on_epoch is not None else None
+        for epoch in range(done + 1, config.epochs + 1):
+            record = run_epoch(fit, progress, train, val, epoch)
+            log(epoch_line(record))
+            reason = on_epoch(record) if on_epoch is not None else None
             if reason:
                 stopped_by = reason
                 break
-            if stopper.should_stop:
+            if progress.stopper.should_stop:
                 stopped_by = "early-stopping"
                 log(f"early stopping: no val-loss improvement for {config.patience} epochs")
                 break
+            if resume is not None:  # after the stopping rules: no saved state resumes a run they ended
+                resume.save(fit, progress, epoch)
     except KeyboardInterrupt:
         stopped_by = "interrupted"
         log("interrupted: keeping the best checkpoint so far")
+    best = progress.best
     if best.state is None:  # interrupted before the first validation: keep what there is
         best.save(model, 0)
     best.restore(model)
-    return TrainResult(history=history, best_epoch=best.epoch, stopped_by=stopped_by)
+    return TrainResult(history=progress.history, best_epoch=best.epoch, stopped_by=stopped_by)

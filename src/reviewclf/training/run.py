@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import ReviewclfError
+from ..errors import OptionError, ReviewclfError
 from ..io.label_map import parse_label_map
 from ..io.labeled import LabeledData, read_many
 from ..metrics import classification_report
@@ -22,7 +22,8 @@ from .config import TrainConfig
 from .loop import EncodedSet, EpochHook, evaluate_logits, predicted_index, resolve_device, train_model
 from .models import Classifier, Perceptron, build_model
 from .nb import init_from_naive_bayes
-from .rundir import refuse_existing, write_run_dir
+from .resume import Resume, read_state
+from .rundir import RUN_RESUME, RunDir, refuse_existing, run_work_area, write_run_dir
 from .splits import carve_validation, predefined_split, stratified_folds, stratified_split
 from .vocabulary import fit_encoder
 
@@ -41,9 +42,10 @@ def load_data(config: TrainConfig, log: Callable[[str], None]) -> tuple[LabeledD
     label_map = parse_label_map(config.label_map) if config.label_map else None
     options = dict(format=config.format, text_column=config.text_column, label_column=config.label_column,
                    label_map=label_map, encoding=config.encoding, on_error=config.on_error)
-    if not config.data:
-        config.data = demo_paths()
-        options.update(format="tabbed", label_map=parse_label_map(config.label_map or DEMO_LABEL_MAP))
+    if not config.data:  # recorded in the config, so that config.json says how the data was read
+        config.data, config.format = demo_paths(), "tabbed"
+        config.label_map = config.label_map or DEMO_LABEL_MAP
+        options.update(format="tabbed", label_map=parse_label_map(config.label_map))
         log(f"no data given: training on the embedded demo set ({len(config.data)} files, UCI sentences)")
     data = read_many(config.data, **options)
     test = read_many(config.test_data, **options) if config.test_data else None
@@ -110,11 +112,14 @@ def prepare(
     val_texts: list[str], val_labels: list[str],
     test_texts: list[str], test_labels: list[str],
     log: Callable[[str], None],
+    encoder: TextEncoder | None = None,
 ) -> Prepared:
-    """Fit the tokenizer on the training texts and encode every split once, on the training device."""
+    """Fit the tokenizer on the training texts (or take ``encoder``, a resumed run's, so the ids are the
+    ones it was trained on) and encode every split once, on the training device."""
     labels = checked_labels(train_labels, val_labels, test_labels)
     device = resolve_device(config.device)
-    encoder = fit_encoder(train_texts, config.min_freq, config.max_length, config.max_vocab)
+    if encoder is None:
+        encoder = fit_encoder(train_texts, config.min_freq, config.max_length, config.max_vocab)
     log(f"vocabulary: {encoder.vocab_size} tokens (min freq {config.min_freq}); device: {device}")
 
     def encoded(texts: list[str], names: list[str]) -> EncodedSet:
@@ -139,8 +144,10 @@ def split_report(model: Classifier, part: EncodedSet, labels: list[str], config:
 
 
 def fit_prepared(config: TrainConfig, prepared: Prepared, log: Callable[[str], None],
-                 on_epoch: EpochHook | None = None, score_test: bool = True) -> RunOutcome:
-    """Train one model on prepared splits and evaluate it on val (and test unless ``score_test`` is off)."""
+                 on_epoch: EpochHook | None = None, score_test: bool = True,
+                 resume: Resume | None = None) -> RunOutcome:
+    """Train one model on prepared splits and evaluate it on val (and test unless ``score_test`` is off);
+    ``resume``: where the resume state goes, and the state to continue from (``train_model``)."""
     torch.manual_seed(config.seed)
     encoder, train = prepared.encoder, prepared.train
     n_outputs = 1 if len(prepared.labels) == 2 else len(prepared.labels)
@@ -149,7 +156,7 @@ def fit_prepared(config: TrainConfig, prepared: Prepared, log: Callable[[str], N
     if config.model == "ngram" and config.nb_init:
         # a class-weighted loss is minimized near even odds, so the bias then starts there, not at the prior
         init_from_naive_bayes(model, train, prior=config.class_weight == "none")
-    result = train_model(model, train, prepared.val, config, log, on_epoch)
+    result = train_model(model, train, prepared.val, config, log, on_epoch, resume)
     # the trained model in its final form: what the checkpoint stores, the metrics measure and export serves
     model.prepare_for_export()
     metrics: dict[str, Any] = {"best_epoch": result.best_epoch, "stopped_by": result.stopped_by,
@@ -219,21 +226,18 @@ def top_words(model: Classifier, tokenizer_json: str, labels: list[str], k: int 
 
 
 def write_run(out: Path, config: TrainConfig, outcome: RunOutcome, force: bool,
-              trials: list[dict[str, Any]] | None = None) -> None:
+              trials: list[dict[str, Any]] | None = None, work: Path | None = None) -> None:
     """Write ``outcome`` as the run directory ``out`` (atomically, see ``rundir.write_run_dir``); ``trials``:
-    autotune's record of every trial (trials.csv and its plot)."""
+    autotune's record of every trial (trials.csv and its plot); ``work``: the run's work area, if it has one."""
     write_run_dir(out, config=config.to_dict(), model_info=outcome.model_info,
                   tokenizer_json=outcome.tokenizer_json, model=outcome.model, metrics=outcome.metrics,
                   heldout_texts=outcome.heldout["texts"], history=outcome.history, force=force, trials=trials,
-                  trials_metric=f"val_{config.autotune_metric}")
+                  trials_metric=f"val_{config.autotune_metric}", work=work)
 
 
-def train_run(config: TrainConfig, log: Callable[[str], None] = print, force: bool = False) -> RunOutcome:
-    """Everything ``reviewclf train`` does, returning what it wrote."""
-    out = Path(config.out)
-    refuse_existing(out, force)
-    data, test_data = load_data(config, log)
-    cv = cross_validate(config, data, log) if config.folds else None
+def split_texts(config: TrainConfig, data: LabeledData, test_data: LabeledData | None,
+                log: Callable[[str], None]) -> tuple[tuple[list[str], ...], dict[str, int]]:
+    """The six lists ``prepare`` takes (train, val and test texts and labels), and the rows per split."""
     parts = split_rows(data, config, test_data is not None)
     pick = lambda name, seq: [seq[i] for i in parts[name]]  # noqa: E731
     test_texts = test_data.texts if test_data else pick("test", data.texts)
@@ -241,17 +245,58 @@ def train_run(config: TrainConfig, log: Callable[[str], None] = print, force: bo
     log(f"rows: train {len(parts['train'])}, val {len(parts['val'])}, test {len(test_texts)}")
     splits = (pick("train", data.texts), pick("train", data.labels), pick("val", data.texts),
               pick("val", data.labels), test_texts, test_labels)
-    trials = None
+    return splits, {"train": len(parts["train"]), "val": len(parts["val"]), "test": len(test_texts)}
+
+
+def train_run(config: TrainConfig, log: Callable[[str], None] = print, force: bool = False,
+              resume: Resume | None = None, encoder: TextEncoder | None = None) -> RunOutcome:
+    """Everything ``reviewclf train`` does, returning what it wrote. A plain run (no autotune, no folds)
+    keeps a resume state in its work area, so a Ctrl-C leaves a run that ``resume_run`` continues; that is
+    done through ``resume`` (the state) and ``encoder`` (the run's tokenizer)."""
+    out = Path(config.out)
+    refuse_existing(out, force)
+    data, test_data = load_data(config, log)
+    cv = cross_validate(config, data, log) if config.folds else None
+    splits, rows = split_texts(config, data, test_data, log)
     if config.autotune:
         from .autotune import autotune_fit  # optuna is imported only by a run that searches
 
         tuned = autotune_fit(config, *splits, log=log)
-        outcome, config, trials = tuned.outcome, tuned.config, tuned.trials
-    else:
-        outcome = fit_once(config, *splits, log)
-    outcome.metrics["rows"] = {"train": len(parts["train"]), "val": len(parts["val"]), "test": len(test_texts)}
+        finish_metrics(tuned.outcome, rows, cv)
+        write_run(out, tuned.config, tuned.outcome, force, tuned.trials)
+        return tuned.outcome
+    with run_work_area(out) as work:
+        prepared = prepare(config, *splits, log, encoder=encoder)
+        resume = resume or Resume()
+        resume.path = None if config.folds else work / RUN_RESUME
+        outcome = fit_prepared(config, prepared, log, resume=resume)
+        finish_metrics(outcome, rows, cv)
+        write_run(out, config, outcome, force, work=work)
+    return outcome
+
+
+def finish_metrics(outcome: RunOutcome, rows: dict[str, int], cv: dict[str, Any] | None) -> None:
+    """What only the run as a whole knows: rows per split, cross-validation, the perceptron's top words."""
+    outcome.metrics["rows"] = rows
     if cv:
         outcome.metrics["cross_validation"] = cv
     outcome.metrics["top_words"] = top_words(outcome.model, outcome.tokenizer_json, outcome.labels)
-    write_run(out, config, outcome, force, trials)
-    return outcome
+
+
+def resume_run(run: Path, epochs: int | None = None, log: Callable[[str], None] = print) -> RunOutcome:
+    """Continue the interrupted run ``run`` from its last completed epoch to the result an uninterrupted run
+    would have reached: its config.json (``epochs`` may raise the total), its tokenizer, its resume state; the
+    data re-read from the config's paths. ``run`` is replaced only once the continued run is written."""
+    previous = RunDir.open(run)
+    source = run / RUN_RESUME
+    state = read_state(source)
+    config = TrainConfig.from_dict({**previous.config, "out": str(run)})
+    if config.autotune or config.folds:
+        raise ReviewclfError(f"{run}: a run with --autotune or --folds cannot be resumed")
+    if epochs is not None:
+        if epochs <= state["epoch"]:
+            raise OptionError("epochs", f"must be more than the {state['epoch']} epochs {run} has completed, "
+                                        f"not {epochs}")
+        config = TrainConfig.from_dict({**config.to_dict(), "epochs": epochs})
+    return train_run(config, log, force=True, resume=Resume(state=state, source=source),
+                     encoder=TextEncoder.from_str(previous.tokenizer_json))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ RUN_CURVES = "curves.png"
 RUN_CONFUSION = "confusion.png"
 RUN_TRIALS = "trials.csv"  # autotuned runs only, as RUN_TRIALS_PLOT
 RUN_TRIALS_PLOT = "trials.png"
+RUN_RESUME = "resume.pt"  # interrupted runs only: what ``reviewclf train --resume`` continues from
 REQUIRED_FILES = (RUN_CONFIG, RUN_MODEL, RUN_TOKENIZER, RUN_CHECKPOINT, RUN_METRICS, RUN_HELDOUT)
 MODEL_FIELDS = ("kind", "hyperparameters", "labels", "vocab_size", "n_outputs", "max_length")
 HISTORY_FIELDS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "val_macro_f1", "lr", "seconds"]
@@ -125,30 +128,37 @@ def refuse_existing(out: Path, force: bool) -> None:
         raise ReviewclfError(f"{out} already exists; pass --force to replace it")
 
 
+@contextmanager
+def run_work_area(out: Path) -> Iterator[Path]:
+    """The run directory while it is trained: a hidden, locked sibling of ``out`` (io.atomic's staging
+    directory) that the fit writes its resume state into after every epoch and ``write_run_dir`` completes and
+    renames into place. Removed when training fails; the leftovers of a killed process are swept as stale."""
+    with staging_dir(out) as tmp:
+        yield tmp
+
+
 def write_run_dir(
     out: Path, *, config: dict[str, Any], model_info: dict[str, Any], tokenizer_json: str, model: nn.Module,
     metrics: dict[str, Any], heldout_texts: list[str], history: list[dict[str, float]], force: bool,
-    trials: list[dict[str, Any]] | None = None, trials_metric: str = "val_accuracy",
+    trials: list[dict[str, Any]] | None = None, trials_metric: str = "val_accuracy", work: Path | None = None,
 ) -> None:
-    """Write the run directory atomically: into a temporary sibling, renamed into place at the end.
-    ``trials`` (an autotuned run): one row per trial in trials.csv, and ``trials_metric`` plotted by trial."""
+    """Write the run directory atomically: into a temporary sibling (``work``, the run's work area, or a new
+    one), renamed into place at the end. ``trials`` (an autotuned run): one row per trial in trials.csv, and
+    ``trials_metric`` plotted by trial. The resume state in ``work`` stays only in an interrupted run."""
     refuse_existing(out, force)
-    with staging_dir(out) as tmp:
+    with ExitStack() as stack:
+        tmp = work if work is not None else stack.enter_context(staging_dir(out))
+        if metrics.get("stopped_by") != "interrupted":
+            (tmp / RUN_RESUME).unlink(missing_ok=True)
         (tmp / RUN_CONFIG).write_text(json.dumps(config, indent=2) + "\n")
         (tmp / RUN_MODEL).write_text(json.dumps(model_info, indent=2) + "\n")
         (tmp / RUN_TOKENIZER).write_text(tokenizer_json)
         torch.save(model.state_dict(), tmp / RUN_CHECKPOINT)
         (tmp / RUN_METRICS).write_text(json.dumps(metrics, indent=2) + "\n")
         (tmp / RUN_HELDOUT).write_text(json.dumps({"texts": heldout_texts}, ensure_ascii=False) + "\n")
-        with open(tmp / RUN_HISTORY, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS)
-            writer.writeheader()
-            writer.writerows(history)
+        _write_csv(tmp / RUN_HISTORY, HISTORY_FIELDS, history)
         if trials:
-            with open(tmp / RUN_TRIALS, "w", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=list(trials[0]))
-                writer.writeheader()
-                writer.writerows(trials)
+            _write_csv(tmp / RUN_TRIALS, list(trials[0]), trials)
         from . import plots  # looked up at call time: matplotlib is only imported by a run that writes
 
         plots.plot_curves(history, tmp / RUN_CURVES)
@@ -158,3 +168,10 @@ def write_run_dir(
         if report:
             plots.plot_confusion(report, tmp / RUN_CONFUSION)
         replace_path(tmp, out)
+
+
+def _write_csv(path: Path, fieldnames: list[str], rows: list[dict[str, Any]]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fieldnames)
+        writer.writeheader()
+        writer.writerows(rows)
