@@ -28,17 +28,22 @@ from .stopping import BestCheckpoint, EarlyStopping
 
 @dataclass
 class EncodedSet:
-    """Token ids, row lengths and label indices of one split, on one device. Ids are held as int32 (half the
-    memory of a large padded corpus) and widened to the int64 the models take one batch at a time."""
+    """Token ids, row lengths and label indices of one split, on one device. The ids stay flat (int32, no
+    padding: a corpus padded to its longest review would hold several times its tokens) and a batch is
+    gathered and padded, as the int64 the models take, when it is drawn."""
 
     ids: torch.Tensor
+    offsets: torch.Tensor
     lengths: torch.Tensor
     targets: torch.Tensor
 
     @classmethod
     def build(cls, rows: Ragged, targets: np.ndarray, device: torch.device) -> EncodedSet:
+        # one trailing padding id, so the gather of a batch's padding positions stays inside the array
+        flat = np.append(rows.ids, 0).astype(np.int32)
         return cls(
-            ids=torch.from_numpy(rows.padded().astype(np.int32)).to(device),
+            ids=torch.from_numpy(flat).to(device),
+            offsets=torch.from_numpy(rows.offsets).to(device),
             lengths=torch.from_numpy(rows.lengths).to(device),
             targets=torch.as_tensor(targets, dtype=torch.int64).to(device),
         )
@@ -47,8 +52,12 @@ class EncodedSet:
         return int(self.targets.shape[0])
 
     def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(int(self.lengths[index].max()), 1)
-        return self.ids[index, :width].long(), self.targets[index]
+        lengths = self.lengths[index]
+        width = max(int(lengths.max()), 1) if len(index) else 1
+        columns = torch.arange(width, device=self.ids.device)
+        inside = columns < lengths[:, None]
+        positions = torch.where(inside, self.offsets[index, None] + columns, len(self.ids) - 1)
+        return self.ids[positions].long(), self.targets[index]
 
 
 BUCKET_BATCHES = 50
