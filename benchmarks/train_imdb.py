@@ -48,6 +48,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--data-dir", type=Path, default=DATA)
+    parser.add_argument("--fasttext", action="store_true",
+                        help="also fastText (wordNgrams 2, dim 10, epoch 5, 2 threads) on the same rows")
     parser.add_argument("--json", default=None, metavar="OUT", help="also write the results as JSON")
     args = parser.parse_args()
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -80,13 +82,17 @@ def make_config(model: str, args: argparse.Namespace) -> TrainConfig:
     return config
 
 
+def split_train(parts: dict, config: TrainConfig) -> tuple[list[str], list[str], list[str], list[str]]:
+    """Train and validation (texts, labels) carved from the canonical train split."""
+    texts, labels = parts["train"]
+    train_rows, val_rows = carve_validation(labels, np.arange(len(labels)), config.val_fraction, config.seed)
+    return (*pick(train_rows, texts, labels), *pick(val_rows, texts, labels))  # type: ignore[return-value]
+
+
 def train_one(model: str, parts: dict, args: argparse.Namespace) -> dict:
     """Fit one model with the project's training code and return its row of the table."""
     config = make_config(model, args)
-    texts, labels = parts["train"]
-    train_rows, val_rows = carve_validation(labels, np.arange(len(labels)), config.val_fraction, config.seed)
-    train_texts, train_labels = pick(train_rows, texts, labels)
-    val_texts, val_labels = pick(val_rows, texts, labels)
+    train_texts, train_labels, val_texts, val_labels = split_train(parts, config)
     log(f"--- {model}: train {len(train_texts)}, val {len(val_texts)}, test {len(parts['test'][0])}")
     if torch.cuda.is_available():
         torch.cuda.synchronize()
@@ -107,6 +113,29 @@ def train_one(model: str, parts: dict, args: argparse.Namespace) -> dict:
         "vocab_size": outcome.model_info["vocab_size"],
         "config": {k: v for k, v in config.to_dict().items() if k not in ("data", "test_data")},
     }
+
+
+def train_fasttext(parts: dict, args: argparse.Namespace) -> dict:
+    """fastText's fast setting on the same training rows (its own normalization), timed from its file."""
+    import tempfile
+
+    import fasttext
+    from common import fasttext_normalize, write_fasttext_file
+
+    train_texts, train_labels, _, _ = split_train(parts, make_config("ngram", args))
+    with tempfile.TemporaryDirectory() as work:
+        started = time.perf_counter()
+        path = write_fasttext_file(Path(work) / "train.txt", train_texts, train_labels, args.seed, fasttext_normalize)
+        model = fasttext.train_supervised(input=str(path), wordNgrams=2, dim=10, epoch=5, thread=2, verbose=0,
+                                          seed=args.seed)
+        seconds = time.perf_counter() - started
+    test_texts, test_labels = parts["test"]
+    found, _ = model.predict([fasttext_normalize(t) for t in test_texts], k=1)
+    predicted = [f[0].removeprefix("__label__") if f else "" for f in found]
+    accuracy = float(np.mean([p == t for p, t in zip(predicted, test_labels)]))
+    return {"model": "fastText (wordNgrams 2, dim 10, 5 epochs, 2 threads)", "device": "cpu", "epochs": 5,
+            "best_epoch": 5, "stopped_by": "epochs", "seconds_per_epoch": None, "train_seconds": seconds,
+            "test_accuracy": accuracy, "test_macro_f1": None, "vocab_size": len(model.words), "config": {}}
 
 
 def device_name(requested: str) -> str:
@@ -135,7 +164,8 @@ def main() -> None:
     device = device_name(args.device)
     log(f"device: {device}; torch {torch.__version__}; {torch.get_num_threads()} CPU threads")
     parts = load_imdb(args.data_dir, args.limit, args.seed)
-    rows = [train_one(model, parts, args) for model in args.models]
+    rows = [train_fasttext(parts, args)] if args.fasttext else []
+    rows += [train_one(model, parts, args) for model in args.models]
     print_table(rows, args)
     write_json(args.json, {"benchmark": "train_imdb", "machine": machine(), "torch": torch.__version__,
                            "device": device, "limit": args.limit, "results": rows})
