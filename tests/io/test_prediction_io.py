@@ -14,7 +14,7 @@ import pytest
 
 from reviewclf.errors import ReviewclfError
 from reviewclf.io import lines
-from reviewclf.io.prediction_io import InputReader
+from reviewclf.io.prediction_io import BlankRows, InputReader
 
 
 def read(path: Path, block: int, monkeypatch: pytest.MonkeyPatch, **options) -> tuple[list, int]:
@@ -85,3 +85,25 @@ def test_csv_and_jsonl_rows_cross_block_boundaries(block: int, tmp_path: Path, m
     assert [(text, carried["id"]) for text, carried in read(records, block, monkeypatch)[0]] == [("a ✓", 1), ("b", 2)]
 
 
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1", "cp1252", "cp437"])
+def test_txt_rows_are_the_same_decoded_per_block_or_per_line(encoding: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch):
+    """utf-8, latin-1 and cp1252 blocks are decoded whole, cp437 line by line: the same rows either way."""
+    picked = ["", "caf\u00e9 ok", "cr\rinside", "last\r", "x" * 40] * 30
+    source = tmp_path / "in.txt"
+    source.write_bytes("\r\n".join(picked).encode(encoding))
+    monkeypatch.setattr(lines, "BLOCK_BYTES", 64)
+    reader = InputReader([str(source)], encoding=encoding)
+    groups = list(reader)
+    assert [text for group in groups for text in group.texts] == picked[:-1] + ["x" * 40]
+    assert all(len(group.carried) == len(group.texts) for group in groups)
+
+
+def test_rows_that_carry_nothing_hold_no_dict_per_row():
+    blank = BlankRows(3)
+    assert len(blank) == 3 and blank[0] == {} and blank[-1] == {} and list(blank) == [{}, {}, {}]
+    assert len(blank[1:]) == 2 and isinstance(blank[1:], BlankRows)
+    with pytest.raises(IndexError):
+        blank[3]
