@@ -2,7 +2,10 @@
 in a pool of actors, each loading the bundle once.
 
     ds.map_batches(BundlePredictor, fn_constructor_kwargs={"bundle": path, "text_column": "text"},
-                   concurrency=2, batch_format="pandas")
+                   compute=ray.data.ActorPoolStrategy(size=2), batch_format="pandas")
+
+(``concurrency=2`` says the same and is deprecated since Ray 2.51.) Leave the read and write tasks a CPU: a
+pool whose actors reserve every CPU of the cluster never lets the read start.
 
 Each actor reads the bundle by its path (every node must be able to read it: shared storage) and checksums
 it. Needs ``reviewclf[ray]``.
