@@ -17,7 +17,7 @@ def make_run(out: Path, **overrides: object) -> Path:
     from reviewclf.training.config import TrainConfig
     from reviewclf.training.run import train_run
 
-    settings: dict[str, object] = {"epochs": 4, "lr": 0.01, "out": str(out), "batch_size": 64}
+    settings: dict[str, object] = {"model": "perceptron", "epochs": 4, "lr": 0.01, "out": str(out), "batch_size": 64}
     if overrides.get("model") == "ngram":
         settings.update(dim=16, buckets=4096, dropout=0.1)
     if overrides.get("model") == "mlp":

@@ -56,7 +56,7 @@ def test_a_bad_value_names_the_flag(tmp_path):
 def test_cli_train_prints_the_summary_and_top_words(data_dir, tmp_path):
     out = tmp_path / "run"
     result = invoke(str(data_dir / "uci-sentences" / "amazon_cells_labelled.txt"), "--label-map", UCI_MAP,
-                    "--epochs", "2", "--out", str(out))
+                    "--epochs", "2", "--model", "perceptron", "--out", str(out))
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     lines = result.stdout.splitlines()

@@ -59,7 +59,7 @@ class TrainConfig:
     max_vocab: int | None = option(None, "Keep at most this many words.", low=1)
     max_length: int = option(2048, "Tokens kept per review.", low=1)
     # model
-    model: str = option("perceptron", "Model kind.", choices=MODEL_KINDS_REF)
+    model: str = option("mlp", "Model kind.", choices=MODEL_KINDS_REF)
     hidden: int = option(128, "mlp: hidden units.", low=1)
     activation: str = option("relu", "mlp: non-linearity.", choices=ACTIVATIONS_REF)
     dropout: float | None = option(None, "Dropout probability.", low=0.0, high=1.0, high_open=True,
