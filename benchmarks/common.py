@@ -102,10 +102,25 @@ def check(run: ChildRun, command: Sequence[str]) -> ChildRun:
     return run
 
 
+def measure_children(commands: dict[str, Sequence[str]], repeat: int) -> dict[str, dict[str, float]]:
+    """Median wall clock and the largest peak RSS of each command over ``repeat`` rounds (each run checked).
+    Every round runs each command once, in turn, so a change in the machine's load falls on all of them."""
+    runs: dict[str, list[ChildRun]] = {name: [] for name in commands}
+    for _ in range(repeat):
+        for name, command in commands.items():
+            runs[name].append(check(run_child(command), command))
+    return {name: {"seconds": statistics.median(r.seconds for r in found),
+                   "peak_rss_mb": max(r.peak_rss_mb for r in found)} for name, found in runs.items()}
+
+
 def measure_child(command: Sequence[str], repeat: int) -> dict[str, float]:
-    """Median wall clock and the largest peak RSS over ``repeat`` runs of a command (each run checked)."""
-    runs = [check(run_child(command), command) for _ in range(repeat)]
-    return {"seconds": statistics.median(r.seconds for r in runs), "peak_rss_mb": max(r.peak_rss_mb for r in runs)}
+    """``measure_children`` for one command."""
+    return measure_children({"command": command}, repeat)["command"]
+
+
+def comma_list(text: str) -> list[str]:
+    """A comma-separated command-line value as its non-empty items."""
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

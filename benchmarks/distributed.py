@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import DATA, check, log, machine, markdown_table, run_child, scratch_dir, subsample, write_json
+from common import DATA, check, comma_list, log, machine, markdown_table, run_child, scratch_dir, subsample, write_json
 from predict_throughput import SHEN_FILES, reviewclf_command, train_bundle, yelp_data
 
 WORKERS = (1, 2)
@@ -76,9 +76,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the work directory (inputs, outputs)")
     parser.add_argument("--json", default=None, metavar="OUT", help="also write the results as JSON")
     args = parser.parse_args()
-    args.datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
-    args.systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    args.worker_threads = [int(t) for t in args.worker_threads.split(",") if t.strip()]
+    args.datasets, args.systems = comma_list(args.datasets), comma_list(args.systems)
+    args.worker_threads = [int(t) for t in comma_list(args.worker_threads)]
     if set(args.datasets) - set(DATASET_NAMES) or set(args.systems) - {"cli", "spark", "ray"}:
         parser.error("--datasets takes yelp and/or imdb, --systems cli, spark and/or ray")
     if args.repeat < 1 or args.chunks < 1:

@@ -41,7 +41,6 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -49,11 +48,13 @@ from pathlib import Path
 from common import (
     DATA,
     check,
+    comma_list,
     fasttext_normalize,
     log,
     machine,
     markdown_table,
     measure_child,
+    measure_children,
     one_line,
     pick,
     run_child,
@@ -84,7 +85,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the work directory (inputs, models, outputs)")
     parser.add_argument("--json", default=None, metavar="OUT", help="also write the results as JSON")
     args = parser.parse_args()
-    args.datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
+    args.datasets = comma_list(args.datasets)
     if set(args.datasets) - {"yelp", "imdb"}:
         parser.error("--datasets takes yelp and/or imdb")
     return args
@@ -219,16 +220,6 @@ def predict_commands(bundle: Path, models: dict[str, Path], source: Path, ft_sou
     return commands
 
 
-def interleaved(commands: dict[str, list[str]], repeat: int) -> dict[str, dict[str, float]]:
-    """Median seconds and largest peak RSS per command, the commands run in turn within each round."""
-    runs: dict[str, list] = {name: [] for name in commands}
-    for _ in range(repeat):
-        for name, command in commands.items():
-            runs[name].append(check(run_child(command), command))
-    return {name: {"seconds": statistics.median(r.seconds for r in found),
-                   "peak_rss_mb": max(r.peak_rss_mb for r in found)} for name, found in runs.items()}
-
-
 def fast_path_fraction(bundle: Path, texts: list[str]) -> float:
     """Share of the texts whose ids the bundle's fast path makes (the rest go to ``tokenizers``)."""
     from reviewclf.runtime.encoding import TextEncoder
@@ -267,7 +258,7 @@ def bench_dataset(name: str, args: argparse.Namespace, work: Path) -> tuple[list
     label = {"yelp": "Yelp sentences (Shen)", "imdb": "IMDB test"}[name]
     fraction = fast_path_fraction(bundle, score_texts)
     log(f"timing {label}: {args.repeat} interleaved rounds; fast path takes {fraction:.2%} of the texts")
-    results = interleaved(predict_commands(bundle, models, source, ft_source, work, args), args.repeat)
+    results = measure_children(predict_commands(bundle, models, source, ft_source, work, args), args.repeat)
     rows = [{"system": system, "dataset": label, "reviews": len(score_texts), "fast_path_fraction": fraction,
              "input_mb": source.stat().st_size / 2**20, **result,
              "reviews_per_s": len(score_texts) / result["seconds"]} for system, result in results.items()]

@@ -8,7 +8,7 @@ time and the wall time per review of:
 * ``tokenizers`` with the bundle's own tokenizer.json, and with the same vocabulary behind lighter pipelines:
   no normalizer and a ``\\S+`` split, a bare whitespace split, and no pipeline at all (one token per text:
   the per-text cost of the library);
-* padding the ids into a matrix (``encoding.pad_rows``);
+* padding the ids of each batch into a matrix (``Ragged.padded``, as the Predictor does);
 * ONNX Runtime on the bundle's model.onnx, one intra-op thread, length-sorted batches of 256.
 
 ``RAYON_NUM_THREADS`` is 1 unless set before the run, so every figure is single-core work; with it unset
@@ -43,7 +43,6 @@ from reviewclf.io.labeled import read_labeled, read_many  # noqa: E402
 from reviewclf.runtime.bundle import TOKENIZER, load_bundle  # noqa: E402
 from reviewclf.runtime.encoding import TextEncoder  # noqa: E402
 from reviewclf.runtime.predictor import DEFAULT_BATCH_SIZE, SORT_WINDOW_BATCHES, Predictor  # noqa: E402
-from reviewclf.runtime.ragged import pad_rows  # noqa: E402
 
 # ``--corpora`` encodes a corpus in the Predictor's windows, so a whole corpus of results is never alive at once.
 WINDOW = DEFAULT_BATCH_SIZE * SORT_WINDOW_BATCHES
@@ -113,14 +112,15 @@ def steps_table(bundle: Path, texts: list[str], repeat: int) -> None:
         measured = taken if name.startswith("fast path alone") else texts
         rows.append([name, *us_per_text(step, measured, repeat)])
     predictor = Predictor.load(bundle, threads=1)
-    ids = predictor.encoder.encode_ragged(texts)
-    order = np.argsort([len(r) for r in ids], kind="stable")
-    batches = [[ids[i] for i in order[s : s + 256]] for s in range(0, len(ids), 256)]
-    padded = [pad_rows(b) for b in batches]
-    rows.append(["padding the ids (pad_rows)", *us_per_text(lambda _: [pad_rows(b) for b in batches], texts, repeat)])
+    ragged = predictor.encoder.encode_flat(texts)
+    order = np.argsort(ragged.lengths, kind="stable")
+    batches = [order[s : s + 256] for s in range(0, len(ragged), 256)]
+    padded = [ragged.padded(b) for b in batches]
+    rows.append(["padding the ids (Ragged.padded)",
+                 *us_per_text(lambda _: [ragged.padded(b) for b in batches], texts, repeat)])
     rows.append(["ONNX Runtime, model.onnx, 1 thread", *us_per_text(
         lambda _: [predictor.proba_from_ids(m) for m in padded], texts, repeat)])
-    tokens = sum(len(r) for r in ids) / len(ids)
+    tokens = float(ragged.lengths.mean())
     print(f"\n### µs per review, RAYON_NUM_THREADS={os.environ['RAYON_NUM_THREADS']} ({len(texts):,} texts, "
           f"{tokens:.0f} tokens each on average, best of {repeat})\n")
     print(markdown_table(["step", "CPU µs per review", "wall µs per review"], rows))

@@ -20,12 +20,24 @@ Quick trial:
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from common import DATA, log, machine, markdown_table, pick, subsample, write_json
+from common import (
+    DATA,
+    comma_list,
+    fasttext_normalize,
+    log,
+    machine,
+    markdown_table,
+    pick,
+    subsample,
+    write_fasttext_file,
+    write_json,
+)
 
 from reviewclf.io.labeled import read_labeled
 from reviewclf.training.config import TrainConfig
@@ -52,7 +64,7 @@ def parse_args() -> argparse.Namespace:
                         help="also fastText (wordNgrams 2, dim 10, epoch 5, 2 threads) on the same rows")
     parser.add_argument("--json", default=None, metavar="OUT", help="also write the results as JSON")
     args = parser.parse_args()
-    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    args.models = comma_list(args.models)
     unknown = set(args.models) - set(MODELS)
     if unknown:
         parser.error(f"unknown models: {', '.join(sorted(unknown))}")
@@ -117,10 +129,7 @@ def train_one(model: str, parts: dict, args: argparse.Namespace) -> dict:
 
 def train_fasttext(parts: dict, args: argparse.Namespace) -> dict:
     """fastText's fast setting on the same training rows (its own normalization), timed from its file."""
-    import tempfile
-
-    import fasttext
-    from common import fasttext_normalize, write_fasttext_file
+    import fasttext  # the bench extra: only this row needs it
 
     train_texts, train_labels, _, _ = split_train(parts, make_config("ngram", args))
     with tempfile.TemporaryDirectory() as work:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reviewclf.runtime.ragged import Ragged, pad_rows
+from reviewclf.runtime.ragged import Ragged, starts_of
 
 ROWS = [[5, 6, 7], [], [8], [9, 10]]
 
@@ -16,7 +16,8 @@ def test_rows_round_trip_and_pad() -> None:
     assert ragged.padded().tolist() == [[5, 6, 7], [0, 0, 0], [8, 0, 0], [9, 10, 0]]
     assert ragged.padded(np.array([3, 2])).tolist() == [[9, 10], [8, 0]]
     assert ragged.padded(np.array([1])).tolist() == [[0]]  # at least one column
-    assert pad_rows([]).shape == (0, 1) and Ragged.from_rows([]).rows() == []
+    assert Ragged.from_rows([]).padded().shape == (0, 1) and Ragged.from_rows([]).rows() == []
+    assert starts_of(np.array([2, 0, 3])).tolist() == [0, 2, 2]
 
 
 def test_filled_puts_rows_in_their_places() -> None:

@@ -179,6 +179,14 @@ def damage_incomplete(path: Path) -> None:
     torch.save(state, path)
 
 
+def assert_resume_refused(run: Path, words: str) -> None:
+    """``--resume run`` is one line naming its resume state, and leaves the run and its folder as they were."""
+    before = contents(run)
+    assert_one_line_error(train("--resume", str(run)), f"{run / 'resume.pt'}: {words}")
+    assert contents(run) == before
+    assert [p.name for p in run.parent.iterdir()] == ["run"]
+
+
 @pytest.mark.parametrize(("damage", "words"), [
     (damage_truncated, "cannot load the resume state (PytorchStreamReader failed reading zip archive"),
     (damage_unsafe, "cannot load the resume state (it holds more than tensors and plain values"),
@@ -186,21 +194,13 @@ def damage_incomplete(path: Path) -> None:
 ])
 def test_a_damaged_resume_state_is_one_line_and_changes_nothing(interrupted, damage, words):
     damage(interrupted / "resume.pt")
-    before = contents(interrupted)
-    result = train("--resume", str(interrupted))
-    assert_one_line_error(result, f"{interrupted / 'resume.pt'}: {words}")
-    assert contents(interrupted) == before
-    assert [p.name for p in interrupted.parent.iterdir()] == ["run"]
+    assert_resume_refused(interrupted, words)
 
 
 def test_data_that_no_longer_matches_the_state_is_refused(interrupted):
     config = json.loads((interrupted / "config.json").read_text())
     (interrupted / "config.json").write_text(json.dumps({**config, "val_fraction": 0.2}))
-    before = contents(interrupted)
-    result = train("--resume", str(interrupted))
-    assert_one_line_error(result, f"{interrupted / 'resume.pt'}: the data read from the run's config.json")
-    assert contents(interrupted) == before
-    assert [p.name for p in interrupted.parent.iterdir()] == ["run"]
+    assert_resume_refused(interrupted, "the data read from the run's config.json")
 
 
 def test_a_complete_run_has_nothing_to_resume(runs):

@@ -230,7 +230,7 @@ class InputReader:
         texts = joined.split("\n")
         if raw_lines[-1].endswith(b"\n"):
             texts.pop()  # the empty string after the block's last line end
-        return [text[:-1] if text.endswith("\r") else text for text in texts] if "\r" in joined else texts
+        return [strip_line_end(text) for text in texts] if "\r" in joined else texts
 
     def _jsonl_rows(self, file: _File, lines: Iterable[tuple[int, str]]) -> Iterator[tuple[str, dict[str, Any]]]:
         """One JSON object per line; the text field is named or found in the first object."""

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import chain
 
 import numpy as np
 
 PAD_ID = 0
+
+
+def starts_of(lengths: np.ndarray) -> np.ndarray:
+    """Where each of consecutive runs of these lengths starts in their concatenation."""
+    return np.cumsum(lengths) - lengths
 
 
 @dataclass(frozen=True)
@@ -30,9 +36,9 @@ class Ragged:
     def __len__(self) -> int:
         return len(self.lengths)
 
-    @property
+    @cached_property
     def offsets(self) -> np.ndarray:
-        return np.cumsum(self.lengths) - self.lengths
+        return starts_of(self.lengths)
 
     def rows(self) -> list[list[int]]:
         return [row.tolist() for row in np.split(self.ids, np.cumsum(self.lengths)[:-1])] if len(self) else []
@@ -44,7 +50,7 @@ class Ragged:
         lengths = self.lengths.copy()
         lengths[list(positions)] = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
         ids = np.empty(int(lengths.sum()), dtype=np.int64)
-        starts = np.cumsum(lengths) - lengths
+        starts = starts_of(lengths)
         mine = np.repeat(starts - self.offsets, self.lengths) + np.arange(len(self.ids))
         ids[mine] = self.ids
         for position, row in zip(positions, rows):
@@ -63,7 +69,3 @@ class Ragged:
         out[inside] = self.ids[(starts[:, None] + columns)[inside]]
         return out
 
-
-def pad_rows(rows: Sequence[Sequence[int]]) -> np.ndarray:
-    """Right-pad id lists with ``PAD_ID`` into one int64 matrix with at least one column."""
-    return Ragged.from_rows(rows).padded()

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .ragged import starts_of
+
 KEY_WORDS = 4  # a token is looked up by up to four 64-bit words: tokens of at most 32 bytes
 MAX_TOKEN_BYTES = 8 * KEY_WORDS
 _MIX = tuple(np.uint64(m) for m in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
                                      0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD))
-_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def word_view(data: np.ndarray) -> np.ndarray:
@@ -58,14 +59,14 @@ def _latin1_words(words: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     start-up. Other words can never equal a fast-path token, which is Latin-1."""
     lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
     codes = np.frombuffer("".join(words).encode("utf-32-le"), dtype=np.uint32)
-    starts = np.cumsum(lengths) - lengths
+    starts = starts_of(lengths)
     nonempty = lengths > 0
     widest = np.zeros(len(words), dtype=np.uint32)
     if nonempty.any():
         widest[nonempty] = np.maximum.reduceat(codes, starts[nonempty])
     latin1 = nonempty & (widest <= 0xFF)
     kept = np.flatnonzero(latin1 & (lengths <= MAX_TOKEN_BYTES))
-    chars = np.repeat(starts[kept] - (np.cumsum(lengths[kept]) - lengths[kept]), lengths[kept])
+    chars = np.repeat(starts[kept] - starts_of(lengths[kept]), lengths[kept])
     data = codes[chars + np.arange(len(chars))].astype(np.uint8)
     return kept, data, lengths[kept], bool((latin1 & (lengths > MAX_TOKEN_BYTES)).any())
 
@@ -79,7 +80,7 @@ class TokenTable:
         ids = np.fromiter(vocab.values(), dtype=np.int64, count=len(vocab))[words]
         self.unk_id = unk_id
         self.lengths = lengths
-        self.starts = np.cumsum(lengths) - lengths
+        self.starts = starts_of(lengths)
         self.view = word_view(data)
         self.first, self.hashes = _hash(self.view, self.starts, self.lengths)
         self.ids = ids

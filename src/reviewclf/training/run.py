@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import OptionError, ReviewclfError
+from ..io.atomic import staging_dir
 from ..io.label_map import parse_label_map
 from ..io.labeled import LabeledData, read_many
 from ..metrics import classification_report
@@ -23,7 +24,7 @@ from .loop import EncodedSet, EpochHook, evaluate_logits, predicted_index, resol
 from .models import Classifier, Perceptron, build_model
 from .nb import init_from_naive_bayes
 from .resume import Resume, read_state
-from .rundir import RUN_RESUME, RunDir, refuse_existing, run_work_area, write_run_dir
+from .rundir import RUN_RESUME, RunDir, refuse_existing, write_run_dir
 from .splits import carve_validation, predefined_split, stratified_folds, stratified_split
 from .vocabulary import fit_encoder
 
@@ -265,7 +266,9 @@ def train_run(config: TrainConfig, log: Callable[[str], None] = print, force: bo
         finish_metrics(tuned.outcome, rows, cv)
         write_run(out, tuned.config, tuned.outcome, force, tuned.trials)
         return tuned.outcome
-    with run_work_area(out) as work:
+    # the work area: the run directory while it is trained (io.atomic's hidden, locked staging sibling), which
+    # holds the resume state after every epoch and which write_run_dir completes and renames into place
+    with staging_dir(out) as work:
         prepared = prepare(config, *splits, log, encoder=encoder)
         resume = resume or Resume()
         resume.path = None if config.folds else work / RUN_RESUME

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,15 +125,6 @@ def refuse_existing(out: Path, force: bool) -> None:
         raise ReviewclfError(f"{out} exists and is not a directory; give the run directory another name")
     if out.exists() and any(out.iterdir()) and not force:
         raise ReviewclfError(f"{out} already exists; pass --force to replace it")
-
-
-@contextmanager
-def run_work_area(out: Path) -> Iterator[Path]:
-    """The run directory while it is trained: a hidden, locked sibling of ``out`` (io.atomic's staging
-    directory) that the fit writes its resume state into after every epoch and ``write_run_dir`` completes and
-    renames into place. Removed when training fails; the leftovers of a killed process are swept as stale."""
-    with staging_dir(out) as tmp:
-        yield tmp
 
 
 def write_run_dir(
