@@ -146,9 +146,11 @@ def run_autotune(budget: float, split: Split, args: argparse.Namespace) -> list[
     """The search (and with ``--refit`` its refit on train + val: the two choices of final model)."""
     from reviewclf.training.autotune import autotune_fit
     from reviewclf.training.config import TrainConfig
+    from reviewclf.training.prepare import Preparer
 
     config = TrainConfig(autotune=True, autotune_budget=budget, seed=SEED, device="cpu", epochs=args.epochs)
-    tuned, seconds = timed(autotune_fit, config, *split.train, *split.val, *split.test, log=lambda _: None)
+    prepare = Preparer.of_lists(*split.train, *split.val, *split.test, lambda _: None)
+    tuned, seconds = timed(autotune_fit, config, prepare, log=lambda _: None)
     chosen = {key: getattr(tuned.config, key) for key in ("model", "lr", "batch_size", "weight_decay", "min_freq",
                                                           "word_dropout", "dropout", "dim", "ngrams", "buckets")}
     result = {**report_scores(tuned.outcome.metrics["test"]), "train_s": seconds,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,15 @@ def pytest_configure(config: pytest.Config) -> None:
     # The tests read real reviews; a missing data folder is a broken checkout, not a reason to skip.
     if not DATA.is_dir():
         raise pytest.UsageError(f"the shared review data sets are missing: expected them at {DATA}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def token_store_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The training cache of the whole session in its temporary folder, never the user's ~/.cache (the
+    variable reaches the CLI's subprocesses too)."""
+    folder = tmp_path_factory.mktemp("cache")
+    os.environ["REVIEWCLF_CACHE_DIR"] = str(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

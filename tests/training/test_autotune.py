@@ -16,6 +16,7 @@ import reviewclf.training.loop as loop
 from reviewclf.cli import main
 from reviewclf.training.config import AUTOTUNE_METRICS, TrainConfig
 from reviewclf.training.models import MODEL_KINDS
+from reviewclf.training.prepare import Preparer
 from reviewclf.training.run import load_data, split_rows, train_run
 from tests.support import make_bundle
 from tests.training.support import quiet
@@ -70,7 +71,7 @@ def test_pruned_trials_are_marked_and_the_best_of_them_is_kept():
     parts = split_rows(data, config, False)
     splits = [[seq[i] for i in parts[name]] for name in ("train", "val", "test") for seq in (data.texts, data.labels)]
     always = optuna.pruners.ThresholdPruner(lower=1.01)  # no validation accuracy reaches it: every trial is pruned
-    tuned = autotune.autotune_fit(config, *splits, log=quiet, pruner=always)
+    tuned = autotune.autotune_fit(config, Preparer.of_lists(*splits, quiet), log=quiet, pruner=always)
     assert [r["state"] for r in tuned.trials] == ["pruned"] * 3
     assert all(r["epochs_run"] == 1 and r["stopped_by"] == "pruned" for r in tuned.trials)
     best = max(tuned.trials, key=lambda r: r["val_accuracy"])

@@ -20,6 +20,7 @@ Design rules:
 from __future__ import annotations
 
 import re
+import sys
 import tarfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from .records import TEXT_COLUMNS, refuse_duplicates, require_column
 def _read_errors(path: Path):  # noqa: ANN202
     return read_errors(path, " (only the aclimdb format reads directories)")
 
+TextSink = Callable[[str], None]
 FORMATS = ("csv", "tsv", "zhang", "book", "jsonl", "fasttext", "tabbed", "aclimdb", "lines", "parquet")
 
 LABEL_COLUMNS = ("label", "stars", "rating", "sentiment", "class")
@@ -69,6 +71,7 @@ class _Job(LineSource):
     splits: list[str] = field(default_factory=list)
     has_splits: bool = False
     dropped: int = 0
+    sink: TextSink | None = None  # where the texts go instead of ``texts`` (a spool on disk)
 
     def add(self, line: int | None, text: str, label: str, split: str | None = None) -> None:
         label = label.strip()
@@ -81,9 +84,13 @@ class _Job(LineSource):
                 self.dropped += 1
                 return
             label = mapped
-        self.texts.append(text)
-        self.labels.append(label)
-        self.splits.append(split or "")
+        if self.sink is None:
+            self.texts.append(text)
+        else:
+            self.sink(text)
+        # interned: a file of a million rows repeats a few label and split names, not a million strings
+        self.labels.append(sys.intern(label))
+        self.splits.append(sys.intern(split or ""))
 
     def result(self) -> LabeledData:
         splits = self.splits if self.has_splits and all(s in SPLITS for s in self.splits) else None
@@ -342,21 +349,25 @@ def read_labeled(
     label_map: dict[str, str] | None = None,
     encoding: str = "utf-8",
     on_error: str = "raise",
+    sink: TextSink | None = None,
 ) -> LabeledData:
     """Read one labeled file (or aclImdb directory) in the given or detected format.
 
     ``text_column``/``label_column`` apply to csv, tsv, book and jsonl and are ignored by the formats whose
     layout fixes them. ``on_error="skip"`` skips and counts bad rows instead of raising on the first one.
+    ``sink``: called with each kept text, in row order, instead of collecting the texts (``texts`` is then
+    empty), so a file larger than memory streams through.
     """
     path = Path(path)
     check_options(encoding, on_error)
     fmt = (format or detect_format(path, encoding)).lower()
     if fmt not in _READERS:
         raise ReviewclfError(f"unknown format {format!r}; the formats are: {', '.join(FORMATS)}")
-    job = _Job(path, encoding, on_error, text_column=text_column, label_column=label_column, label_map=label_map)
+    job = _Job(path, encoding, on_error, text_column=text_column, label_column=label_column, label_map=label_map,
+               sink=sink)
     with _read_errors(path):
         _READERS[fmt](job)
-    if not job.texts:
+    if not job.labels:
         notes = [f"{job.dropped} dropped by the label map"] if job.dropped else []
         notes += [f"{job.skipped} bad rows skipped"] if job.skipped else []
         raise located(path, None, "no labeled rows" + (f" ({', '.join(notes)})" if notes else ""))

@@ -20,7 +20,8 @@ from typing import Any
 from ..errors import ReviewclfError
 from .config import CLASS_WEIGHTS, MODEL_DEFAULTS, TrainConfig
 from .models import MODEL_KINDS
-from .run import HELDOUT_SAMPLE, Prepared, RunOutcome, encode_split, fit_prepared, prepare, split_report
+from .prepare import Prepared, Preparer
+from .run import RunOutcome, fit_prepared, split_report
 
 # The search space (``space``). Categorical where only a few values make sense and where the defaults must be
 # reachable exactly (L2 0, batch 128/512); log-uniform for the learning rate.
@@ -123,20 +124,11 @@ class Search:
     """The state of one search: the encoder cache, the best trial so far, the records, the clock."""
 
     base: TrainConfig
-    splits: tuple[list[str], ...]
+    prepare: Preparer
     deadline: float | None
     trial_budget: float | None = None  # seconds one trial may take (a share of the budget)
-    cache: dict[int, Prepared] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
     best: tuple[float, int, RunOutcome, TrainConfig] | None = None
-
-    def prepared(self, config: TrainConfig, log: Callable[[str], None]) -> Prepared:
-        """The splits encoded by a tokenizer with this ``min_freq`` (test left out: only the winner needs it)."""
-        if config.min_freq not in self.cache:
-            train_texts, train_labels, val_texts, val_labels = self.splits[:4]
-            self.cache[config.min_freq] = prepare(config, train_texts, train_labels, val_texts, val_labels, [], [],
-                                                  log)
-        return self.cache[config.min_freq]
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.perf_counter() >= self.deadline
@@ -181,7 +173,7 @@ def run_trial(search: Search, trial: Any, metric: str, log: Callable[[str], None
         return "trial-budget" if search.trial_budget and time.perf_counter() - started >= search.trial_budget else None
 
     try:
-        outcome = fit_prepared(config, search.prepared(config, log), lambda _: None, on_epoch, score_test=False)
+        outcome = fit_prepared(config, search.prepare(config), lambda _: None, on_epoch, score_test=False)
     except ReviewclfError as exc:  # e.g. a learning rate that diverges: this trial fails, the search goes on
         log(f"trial {trial.number}: failed ({exc})")
         return "failed", None
@@ -236,21 +228,17 @@ def search_loop(search: Search, study: Any, max_trials: int | None, log: Callabl
             return "interrupted"
 
 
-def autotune_fit(
-    config: TrainConfig,
-    train_texts: list[str], train_labels: list[str],
-    val_texts: list[str], val_labels: list[str],
-    test_texts: list[str], test_labels: list[str],
-    log: Callable[[str], None] = print,
-    pruner: Any = None,
-) -> Tuned:
+def autotune_fit(config: TrainConfig, prepare: Preparer, log: Callable[[str], None] = print,
+                 pruner: Any = None) -> Tuned:
     """Search on the validation split within ``config``'s budget; the best trial's model, scored on test.
 
-    ``pruner``: an Optuna pruner in place of the median pruner (tests use one that always prunes).
+    ``prepare``: the data, encoded once per tokenizer setting a trial asks for (``Preparer.of_lists`` for
+    texts in memory). ``pruner``: an Optuna pruner in place of the median pruner (tests use one that always
+    prunes).
     """
     budget, max_trials = config.search_budget()
     started = time.perf_counter()
-    search = Search(config, (train_texts, train_labels, val_texts, val_labels),
+    search = Search(config, prepare,
                     None if budget is None else started + budget, None if budget is None else budget * TRIAL_SHARE)
     limits = ([] if budget is None else [f"{budget:g} s"]) + ([] if max_trials is None else [f"{max_trials} trials"])
     log(f"autotune: searching on validation {config.autotune_metric} for at most {' and '.join(limits)}")
@@ -258,7 +246,7 @@ def autotune_fit(
     if search.best is None:  # interrupted before any trial had a model: nothing worth writing
         raise KeyboardInterrupt
     value, number, outcome, chosen = search.best
-    score_on_test(outcome, chosen, search.cache[chosen.min_freq], test_texts, test_labels, val_texts)
+    score_on_test(outcome, chosen, prepare(chosen))
     states = [r["state"] for r in search.records]
     summary = {"metric": config.autotune_metric, "budget_s": budget, "max_trials": max_trials,
                "trials": len(states), **{state: states.count(state) for state in
@@ -272,12 +260,9 @@ def autotune_fit(
     return Tuned(outcome, chosen, search.records, summary)
 
 
-def score_on_test(outcome: RunOutcome, config: TrainConfig, prepared: Prepared, test_texts: list[str],
-                  test_labels: list[str], val_texts: list[str]) -> None:
-    """The chosen model's test report (the trials never saw test) and the held-out sample the export checks."""
-    if test_texts:
-        device = prepared.train.ids.device
-        test = encode_split(prepared.encoder, test_texts, test_labels, prepared.labels, device)
-        outcome.metrics["test"] = split_report(outcome.model.to(device), test, prepared.labels, config)
+def score_on_test(outcome: RunOutcome, config: TrainConfig, prepared: Prepared) -> None:
+    """The chosen model's test report (the trials never saw test)."""
+    if len(prepared.test):
+        device = prepared.train.device
+        outcome.metrics["test"] = split_report(outcome.model.to(device), prepared.test, prepared.labels, config)
         outcome.model.cpu()
-    outcome.heldout = {"texts": list((test_texts or val_texts)[:HELDOUT_SAMPLE])}

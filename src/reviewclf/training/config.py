@@ -98,6 +98,8 @@ class TrainConfig:
     bf16: bool = option(False, "bf16 autocast (GPU).")
     compile: bool = option(False, "torch.compile the model.")
     out: str = option("run", "Run directory.", short="-o")
+    cache: bool = option(True, "Keep the encoded data in the cache and reuse it when the same data is trained on "
+                               "with the same reader, split and tokenizer options (--no-cache: encode again).")
 
     def __post_init__(self) -> None:
         """Fill every option left unset (None) from the model's defaults, then check the values."""

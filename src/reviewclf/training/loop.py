@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import mmap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,35 +19,52 @@ import torch.nn.functional as F
 
 from ..errors import OptionError, ReviewclfError
 from ..metrics import classification_report
-from ..runtime.ragged import Ragged
+from ..runtime.ragged import Ragged, starts_of
 from .augment import word_dropout
 from .config import CLASS_WEIGHTS, TrainConfig
 from .models import Classifier
+from .progress import bar
 from .resume import Resume
 from .stopping import BestCheckpoint, EarlyStopping
+
+# a memory-mapped split gives its pages back after this many batches, so that the resident set stays flat
+# however large the split (the kernel still caches the file)
+RELEASE_EVERY = 16
 
 
 @dataclass
 class EncodedSet:
     """Token ids, row lengths and label indices of one split, on one device. The ids stay flat (int32, no
     padding: a corpus padded to its longest review would hold several times its tokens) and a batch is
-    gathered and padded, as the int64 the models take, when it is drawn."""
+    gathered and padded, as the int64 the models take, when it is drawn.
+
+    On the CPU the ids of a token store are a memory map of its file (``mapping``), not a copy in memory."""
 
     ids: torch.Tensor
     offsets: torch.Tensor
     lengths: torch.Tensor
     targets: torch.Tensor
+    mapping: mmap.mmap | None = None
+    batches: int = 0
 
     @classmethod
     def build(cls, rows: Ragged, targets: np.ndarray, device: torch.device) -> EncodedSet:
         # one trailing padding id, so the gather of a batch's padding positions stays inside the array
         flat = np.append(rows.ids, 0).astype(np.int32)
-        return cls(
-            ids=torch.from_numpy(flat).to(device),
-            offsets=torch.from_numpy(rows.offsets).to(device),
-            lengths=torch.from_numpy(rows.lengths).to(device),
-            targets=torch.as_tensor(targets, dtype=torch.int64).to(device),
-        )
+        return cls.of(torch.from_numpy(flat).to(device), rows.lengths, targets, device)
+
+    @classmethod
+    def of(cls, ids: torch.Tensor, lengths: np.ndarray, targets: np.ndarray, device: torch.device,
+           mapping: mmap.mmap | None = None) -> EncodedSet:
+        """From flat int32 ``ids`` that end with one padding id, the rows' lengths and their label indices."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        return cls(ids=ids, offsets=torch.from_numpy(starts_of(lengths)).to(device),
+                   lengths=torch.from_numpy(lengths).to(device),
+                   targets=torch.as_tensor(targets, dtype=torch.int64).to(device), mapping=mapping)
+
+    @property
+    def device(self) -> torch.device:
+        return self.targets.device
 
     def __len__(self) -> int:
         return int(self.targets.shape[0])
@@ -57,7 +75,11 @@ class EncodedSet:
         columns = torch.arange(width, device=self.ids.device)
         inside = columns < lengths[:, None]
         positions = torch.where(inside, self.offsets[index, None] + columns, len(self.ids) - 1)
-        return self.ids[positions].long(), self.targets[index]
+        ids = self.ids[positions].long()
+        self.batches += 1
+        if self.mapping is not None and self.batches % RELEASE_EVERY == 0 and hasattr(mmap, "MADV_DONTNEED"):
+            self.mapping.madvise(mmap.MADV_DONTNEED)
+        return ids, self.targets[index]
 
 
 BUCKET_BATCHES = 50
@@ -159,7 +181,7 @@ def autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextMana
 def evaluate_logits(model: Classifier, data: EncodedSet, batch_size: int, bf16: bool = False) -> torch.Tensor:
     """Logits of every row, in order, in evaluation mode (dropout off)."""
     model.eval()
-    device = data.ids.device
+    device = data.device
     chunks = []
     for start in range(0, len(data), batch_size):
         index = torch.arange(start, min(start + batch_size, len(data)), device=device)
@@ -226,15 +248,17 @@ def train_epoch(fit: Fit, train: EncodedSet, epoch: int) -> tuple[float, float]:
     """One pass over the shuffled, length-bucketed training batches; the mean loss and accuracy.
     Totals stay on the device so that no batch waits for a GPU-to-host copy."""
     fit.model.train()
-    device = train.ids.device
+    device = train.device
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device)
-    for index in bucketed_batches(train.lengths, fit.config.batch_size, fit.generator):
-        ids, targets = train.batch(index)
-        ids = word_dropout(ids, fit.config.word_dropout, fit.generator)
-        loss, logits = train_step(fit, ids, targets)
-        total_loss += loss * len(targets)
-        correct += (predicted_index(logits) == targets).sum()
+    with bar(f"epoch {epoch}", len(train)) as progress:
+        for index in bucketed_batches(train.lengths, fit.config.batch_size, fit.generator):
+            ids, targets = train.batch(index)
+            ids = word_dropout(ids, fit.config.word_dropout, fit.generator)
+            loss, logits = train_step(fit, ids, targets)
+            total_loss += loss * len(targets)
+            correct += (predicted_index(logits) == targets).sum()
+            progress.update(len(targets))
     train_loss = float(total_loss) / len(train)
     if not math.isfinite(train_loss):
         raise ReviewclfError(f"training diverged: the loss became {train_loss} in epoch {epoch}; lower --lr")
@@ -263,7 +287,7 @@ class Progress:
 
 def start_fit(model: Classifier, train: EncodedSet, config: TrainConfig) -> tuple[Fit, Progress]:
     """The optimizer, the seeded batch-order generator, the schedule and the stopping rule of a new fit."""
-    generator = torch.Generator(device=train.ids.device).manual_seed(config.seed)
+    generator = torch.Generator(device=train.device).manual_seed(config.seed)
     forward = torch.compile(model) if config.compile else model
     weight = class_weights(train.targets, max(model.n_outputs, 2), config.class_weight)
     fit = Fit(model, forward, make_optimizer(model, config), generator, config, weight)

@@ -22,9 +22,9 @@ BATCH = 1024
 @torch.no_grad()
 def presence_counts(model: NGram, data: EncodedSet, n_classes: int) -> torch.Tensor:
     """``[n_rows, n_classes]``: in how many documents of each class every n-gram id occurs."""
-    counts = torch.zeros(model.n_rows, n_classes, device=data.ids.device)
+    counts = torch.zeros(model.n_rows, n_classes, device=data.device)
     for start in range(0, len(data), BATCH):
-        index = torch.arange(start, min(start + BATCH, len(data)), device=data.ids.device)
+        index = torch.arange(start, min(start + BATCH, len(data)), device=data.device)
         ids, targets = data.batch(index)
         grams = distinct_ids(model.sparse_features(ids))  # presence: every n-gram once per document
         keep = grams != 0

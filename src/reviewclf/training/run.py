@@ -4,6 +4,7 @@ train, evaluate, write. ``reviewclf train`` is a thin wrapper around ``train_run
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -16,20 +17,23 @@ import torch
 from ..errors import OptionError, ReviewclfError
 from ..io.atomic import staging_dir
 from ..io.label_map import parse_label_map
-from ..io.labeled import LabeledData, read_many
+from ..io.labeled import LabeledData, TextSink, read_many
 from ..metrics import classification_report
 from ..runtime.encoding import TextEncoder
 from .config import TrainConfig
-from .loop import EncodedSet, EpochHook, evaluate_logits, predicted_index, resolve_device, train_model
+from .loop import EncodedSet, EpochHook, evaluate_logits, predicted_index, train_model
 from .models import Classifier, Perceptron, build_model
 from .nb import init_from_naive_bayes
+from .prepare import Prepared, Preparer
+from .progress import bar
 from .resume import Resume, read_state
 from .rundir import RUN_RESUME, RunDir, refuse_existing, write_run_dir
 from .splits import carve_validation, predefined_split, stratified_folds, stratified_split
-from .vocabulary import fit_encoder
+from .text_spool import TextSpool
+from .token_store import SPLITS, SplitTexts, cache_root, store_key
+from .vocabulary import new_tokenizer
 
 DEMO_LABEL_MAP = "0=negative,1=positive"
-HELDOUT_SAMPLE = 256  # held-out texts kept in the run for the equivalence check at export
 
 
 def demo_paths() -> list[str]:
@@ -38,21 +42,27 @@ def demo_paths() -> list[str]:
     return sorted(str(p) for p in folder.iterdir() if p.name.endswith("_labelled.txt"))
 
 
-def load_data(config: TrainConfig, log: Callable[[str], None]) -> tuple[LabeledData, LabeledData | None]:
-    """The training data (the demo sentences when no file is given) and the optional separate test set."""
-    label_map = parse_label_map(config.label_map) if config.label_map else None
-    options = dict(format=config.format, text_column=config.text_column, label_column=config.label_column,
-                   label_map=label_map, encoding=config.encoding, on_error=config.on_error)
-    if not config.data:  # recorded in the config, so that config.json says how the data was read
+def resolve_data(config: TrainConfig, log: Callable[[str], None]) -> None:
+    """No data given: the embedded demo set, recorded in the config, so that config.json says how it was read."""
+    if not config.data:
         config.data, config.format = demo_paths(), "tabbed"
         config.label_map = config.label_map or DEMO_LABEL_MAP
-        options.update(format="tabbed", label_map=parse_label_map(config.label_map))
         log(f"no data given: training on the embedded demo set ({len(config.data)} files, UCI sentences)")
+
+
+def load_data(config: TrainConfig, log: Callable[[str], None],
+              sink: TextSink | None = None) -> tuple[LabeledData, LabeledData | None]:
+    """The training data (the demo sentences when no file is given) and the optional separate test set;
+    ``sink``: where the texts go (see ``read_labeled``)."""
+    resolve_data(config, log)
+    label_map = parse_label_map(config.label_map) if config.label_map else None
+    options = dict(format=config.format, text_column=config.text_column, label_column=config.label_column,
+                   label_map=label_map, encoding=config.encoding, on_error=config.on_error, sink=sink)
     data = read_many(config.data, **options)
     test = read_many(config.test_data, **options) if config.test_data else None
     for name, part in (("data", data), ("test data", test)):
         if part is not None and (part.dropped or part.skipped):
-            log(f"{name}: {len(part.texts)} rows kept, {part.dropped} dropped by --label-map, "
+            log(f"{name}: {len(part.labels)} rows kept, {part.dropped} dropped by --label-map, "
                 f"{part.skipped} bad rows skipped")
     return data, test
 
@@ -83,61 +93,6 @@ class RunOutcome:
     tokenizer_json: str
 
 
-@dataclass
-class Prepared:
-    """A tokenizer fitted on the training texts and the three splits it encoded: what every fit on the same
-    texts with the same ``min_freq`` and ``max_length`` shares (autotune's trials reuse it)."""
-
-    encoder: TextEncoder
-    labels: list[str]
-    train: EncodedSet
-    val: EncodedSet
-    test: EncodedSet
-    heldout: list[str]
-
-
-def checked_labels(train_labels: list[str], val_labels: list[str], test_labels: list[str]) -> list[str]:
-    """The sorted training labels; val and test may not hold a label training never saw."""
-    labels = sorted(set(train_labels))
-    if len(labels) < 2:
-        raise ReviewclfError(f"need at least two labels in the training data, found {labels}")
-    unseen = sorted((set(val_labels) | set(test_labels)) - set(labels))
-    if unseen:
-        raise ReviewclfError(f"labels in val/test never seen in training: {', '.join(unseen)}")
-    return labels
-
-
-def prepare(
-    config: TrainConfig,
-    train_texts: list[str], train_labels: list[str],
-    val_texts: list[str], val_labels: list[str],
-    test_texts: list[str], test_labels: list[str],
-    log: Callable[[str], None],
-    encoder: TextEncoder | None = None,
-) -> Prepared:
-    """Fit the tokenizer on the training texts (or take ``encoder``, a resumed run's, so the ids are the
-    ones it was trained on) and encode every split once, on the training device."""
-    labels = checked_labels(train_labels, val_labels, test_labels)
-    device = resolve_device(config.device)
-    if encoder is None:
-        encoder = fit_encoder(train_texts, config.min_freq, config.max_length, config.max_vocab)
-    log(f"vocabulary: {encoder.vocab_size} tokens (min freq {config.min_freq}); device: {device}")
-
-    def encoded(texts: list[str], names: list[str]) -> EncodedSet:
-        return encode_split(encoder, texts, names, labels, device)
-
-    return Prepared(encoder, labels, encoded(train_texts, train_labels), encoded(val_texts, val_labels),
-                    encoded(test_texts, test_labels), list((test_texts or val_texts)[:HELDOUT_SAMPLE]))
-
-
-def encode_split(encoder: TextEncoder, texts: list[str], names: list[str], labels: list[str],
-                 device: torch.device) -> EncodedSet:
-    """One split's token ids and label indices (``labels`` in order) on ``device``."""
-    index = {label: i for i, label in enumerate(labels)}
-    targets = np.array([index[n] for n in names], dtype=np.int64)
-    return EncodedSet.build(encoder.encode_flat(texts), targets, device)
-
-
 def split_report(model: Classifier, part: EncodedSet, labels: list[str], config: TrainConfig) -> dict[str, Any]:
     """The classification report of one split (the model in evaluation mode)."""
     logits = evaluate_logits(model, part, config.batch_size * 4, config.bf16)
@@ -153,7 +108,7 @@ def fit_prepared(config: TrainConfig, prepared: Prepared, log: Callable[[str], N
     encoder, train = prepared.encoder, prepared.train
     n_outputs = 1 if len(prepared.labels) == 2 else len(prepared.labels)
     hparams = config.model_hparams()
-    model = build_model(config.model, encoder.vocab_size, n_outputs, hparams).to(train.ids.device)
+    model = build_model(config.model, encoder.vocab_size, n_outputs, hparams).to(train.device)
     if config.model == "ngram" and config.nb_init:
         # a class-weighted loss is minimized near even odds, so the bias then starts there, not at the prior
         init_from_naive_bayes(model, train, prior=config.class_weight == "none")
@@ -161,7 +116,7 @@ def fit_prepared(config: TrainConfig, prepared: Prepared, log: Callable[[str], N
     # the trained model in its final form: what the checkpoint stores, the metrics measure and export serves
     model.prepare_for_export()
     metrics: dict[str, Any] = {"best_epoch": result.best_epoch, "stopped_by": result.stopped_by,
-                               "epochs_run": len(result.history)}
+                               "epochs_run": len(result.history), "rows": dict(prepared.rows)}
     for name, part in (("val", prepared.val), ("test", prepared.test if score_test else None)):
         if part is not None and len(part):
             metrics[name] = split_report(model, part, prepared.labels, config)
@@ -169,7 +124,7 @@ def fit_prepared(config: TrainConfig, prepared: Prepared, log: Callable[[str], N
         metrics["seconds_per_epoch"] = float(np.mean([h["seconds"] for h in result.history]))
     model_info = {"kind": config.model, "hyperparameters": hparams, "labels": prepared.labels,
                   "vocab_size": encoder.vocab_size, "n_outputs": n_outputs, "max_length": config.max_length,
-                  "device": str(train.ids.device), "torch": torch.__version__}
+                  "device": str(train.device), "torch": torch.__version__}
     return RunOutcome(model=model.cpu().eval(), labels=prepared.labels, metrics=metrics, history=result.history,
                       model_info=model_info, heldout={"texts": prepared.heldout}, tokenizer_json=encoder.to_str())
 
@@ -182,22 +137,25 @@ def fit_once(
     log: Callable[[str], None],
 ) -> RunOutcome:
     """Fit the tokenizer on the training texts, train one model, and evaluate it on val and test."""
-    prepared = prepare(config, train_texts, train_labels, val_texts, val_labels, test_texts, test_labels, log)
-    return fit_prepared(config, prepared, log)
+    prepare = Preparer.of_lists(train_texts, train_labels, val_texts, val_labels, test_texts, test_labels, log)
+    return fit_prepared(config, prepare(config), log)
 
 
-def cross_validate(config: TrainConfig, data: LabeledData, log: Callable[[str], None]) -> dict[str, Any]:
-    """K-fold cross-validation: each fold is the test set once; mean and spread of the test metrics."""
-    folds = stratified_folds(data.labels, config.folds, config.seed)
+def cross_validate(config: TrainConfig, data: SplitTexts, log: Callable[[str], None]) -> dict[str, Any]:
+    """K-fold cross-validation over ``data``'s rows: each fold is the test set once; mean and spread of the
+    test metrics."""
+    # the data's own rows: a separate test file stays out of the folds
+    pool = np.sort(np.concatenate([data.parts[name] for name in (SPLITS[:2] if config.test_data else SPLITS)]))
+    labels = [data.labels[i] for i in pool.tolist()]
+    folds = stratified_folds(labels, config.folds, config.seed)
     scores: dict[str, list[float]] = {"accuracy": [], "macro_f1": []}
     for k, test_rows in enumerate(folds, start=1):
-        rest = np.setdiff1d(np.arange(len(data.texts)), test_rows)
-        train_rows, val_rows = carve_validation(data.labels, rest, config.val_fraction, config.seed)
+        rest = np.setdiff1d(np.arange(len(pool)), test_rows)
+        train_rows, val_rows = carve_validation(labels, rest, config.val_fraction, config.seed)
         log(f"fold {k}/{config.folds}")
-        pick = lambda rows, seq: [seq[i] for i in rows]  # noqa: E731
-        outcome = fit_once(config, pick(train_rows, data.texts), pick(train_rows, data.labels),
-                           pick(val_rows, data.texts), pick(val_rows, data.labels),
-                           pick(test_rows, data.texts), pick(test_rows, data.labels), lambda _: None)
+        rows = {"train": pool[train_rows], "val": pool[val_rows], "test": pool[test_rows]}
+        fold = SplitTexts(data.source, data.labels, rows)
+        outcome = fit_prepared(config, Preparer(lambda fold=fold: fold, lambda _: None)(config), lambda _: None)
         for name in scores:
             scores[name].append(outcome.metrics["test"][name])
         log(f"fold {k}: test accuracy {scores['accuracy'][-1]:.4f}")
@@ -236,17 +194,45 @@ def write_run(out: Path, config: TrainConfig, outcome: RunOutcome, force: bool,
                   trials_metric=f"val_{config.autotune_metric}", work=work)
 
 
-def split_texts(config: TrainConfig, data: LabeledData, test_data: LabeledData | None,
-                log: Callable[[str], None]) -> tuple[tuple[list[str], ...], dict[str, int]]:
-    """The six lists ``prepare`` takes (train, val and test texts and labels), and the rows per split."""
+def read_texts(config: TrainConfig, folder: Path, log: Callable[[str], None]) -> SplitTexts:
+    """Read the data files once, their texts into a spool in ``folder``; the rows of each split (a separate
+    test file's rows follow the data's)."""
+    spool = TextSpool(folder / "texts.bin")
+    with bar("reading", keep=True) as reading:
+
+        def add(text: str) -> None:
+            spool.add(text)
+            reading.update()
+
+        try:
+            data, test_data = load_data(config, log, sink=add)
+        finally:
+            spool.close()
     parts = split_rows(data, config, test_data is not None)
-    pick = lambda name, seq: [seq[i] for i in parts[name]]  # noqa: E731
-    test_texts = test_data.texts if test_data else pick("test", data.texts)
-    test_labels = test_data.labels if test_data else pick("test", data.labels)
-    log(f"rows: train {len(parts['train'])}, val {len(parts['val'])}, test {len(test_texts)}")
-    splits = (pick("train", data.texts), pick("train", data.labels), pick("val", data.texts),
-              pick("val", data.labels), test_texts, test_labels)
-    return splits, {"train": len(parts["train"]), "val": len(parts["val"]), "test": len(test_texts)}
+    labels = data.labels
+    if test_data is not None:
+        parts["test"] = np.arange(len(labels), len(labels) + len(test_data.labels))
+        labels = labels + test_data.labels
+    log(f"rows: train {len(parts['train'])}, val {len(parts['val'])}, test {len(parts['test'])}")
+    return SplitTexts(spool, labels, parts)
+
+
+def cache_folder(config: TrainConfig,
+                 encoder: TextEncoder | None) -> Callable[[TrainConfig], Path | None] | None:
+    """Where ``Preparer`` finds a config's store in the cache; None without ``--cache`` or when an input
+    cannot be read twice (standard input)."""
+    if not config.cache or any(path == "-" for path in [*config.data, *config.test_data]):
+        return None
+    pipeline = new_tokenizer().to_str()
+    encoder_json = encoder.to_str() if encoder is not None else None
+
+    def folder(trial: TrainConfig) -> Path | None:
+        try:
+            return cache_root() / "token-stores" / store_key(trial, pipeline, encoder_json)
+        except OSError:  # an input that cannot be read: no cache, and the reader says what is wrong with it
+            return None
+
+    return folder
 
 
 def train_run(config: TrainConfig, log: Callable[[str], None] = print, force: bool = False,
@@ -256,31 +242,31 @@ def train_run(config: TrainConfig, log: Callable[[str], None] = print, force: bo
     done through ``resume`` (the state) and ``encoder`` (the run's tokenizer)."""
     out = Path(config.out)
     refuse_existing(out, force)
-    data, test_data = load_data(config, log)
-    cv = cross_validate(config, data, log) if config.folds else None
-    splits, rows = split_texts(config, data, test_data, log)
-    if config.autotune:
-        from .autotune import autotune_fit  # optuna is imported only by a run that searches
+    resolve_data(config, log)
+    with tempfile.TemporaryDirectory(prefix="reviewclf-texts-") as spool_folder:
+        prepare = Preparer(lambda: read_texts(config, Path(spool_folder), log), log, cache_folder(config, encoder),
+                           encoder)
+        cv = cross_validate(config, prepare.split(), log) if config.folds else None
+        if config.autotune:
+            from .autotune import autotune_fit  # optuna is imported only by a run that searches
 
-        tuned = autotune_fit(config, *splits, log=log)
-        finish_metrics(tuned.outcome, rows, cv)
-        write_run(out, tuned.config, tuned.outcome, force, tuned.trials)
-        return tuned.outcome
-    # the work area: the run directory while it is trained (io.atomic's hidden, locked staging sibling), which
-    # holds the resume state after every epoch and which write_run_dir completes and renames into place
-    with staging_dir(out) as work:
-        prepared = prepare(config, *splits, log, encoder=encoder)
-        resume = resume or Resume()
-        resume.path = None if config.folds else work / RUN_RESUME
-        outcome = fit_prepared(config, prepared, log, resume=resume)
-        finish_metrics(outcome, rows, cv)
-        write_run(out, config, outcome, force, work=work)
+            tuned = autotune_fit(config, prepare, log=log)
+            finish_metrics(tuned.outcome, cv)
+            write_run(out, tuned.config, tuned.outcome, force, tuned.trials)
+            return tuned.outcome
+        # the work area: the run directory while it is trained (io.atomic's hidden, locked staging sibling),
+        # which holds the resume state after every epoch and which write_run_dir completes and renames into place
+        with staging_dir(out) as work:
+            resume = resume or Resume()
+            resume.path = None if config.folds else work / RUN_RESUME
+            outcome = fit_prepared(config, prepare(config), log, resume=resume)
+            finish_metrics(outcome, cv)
+            write_run(out, config, outcome, force, work=work)
     return outcome
 
 
-def finish_metrics(outcome: RunOutcome, rows: dict[str, int], cv: dict[str, Any] | None) -> None:
-    """What only the run as a whole knows: rows per split, cross-validation, the perceptron's top words."""
-    outcome.metrics["rows"] = rows
+def finish_metrics(outcome: RunOutcome, cv: dict[str, Any] | None) -> None:
+    """What only the run as a whole knows: cross-validation, the perceptron's top words."""
     if cv:
         outcome.metrics["cross_validation"] = cv
     outcome.metrics["top_words"] = top_words(outcome.model, outcome.tokenizer_json, outcome.labels)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
 
@@ -32,9 +32,10 @@ def new_tokenizer(model: models.Model | None = None) -> Tokenizer:
 
 
 def fit_encoder(
-    texts: Sequence[str], min_freq: int, max_length: int, max_vocab: int | None = None
+    texts: Iterable[str], min_freq: int, max_length: int, max_vocab: int | None = None, length: int | None = None
 ) -> TextEncoder:
-    """A tokenizer whose vocabulary is the words seen ``min_freq`` times in ``texts`` (the training split).
+    """A tokenizer whose vocabulary is the words seen ``min_freq`` times in ``texts`` (the training split,
+    streamed: ``length``, when ``texts`` has no ``len``, is how many there are).
 
     ``[PAD]`` (0) and ``[UNK]`` (1) are entries of the vocabulary only, not added tokens: tokenizers matches an
     added token wherever the raw text spells it (``x[PAD]y`` gave a padding id inside a row), while no text
@@ -47,7 +48,7 @@ def fit_encoder(
         special_tokens=[PAD_TOKEN, UNK_TOKEN],
         show_progress=False,
     )
-    counting.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    counting.train_from_iterator(texts, trainer=trainer, length=length if length is not None else len(texts))
     # The trainer registers its special tokens as added tokens too; the saved tokenizer takes its vocabulary only.
     vocab = counting.get_vocab(with_added_tokens=False)
     tokenizer = new_tokenizer(models.WordLevel(vocab, unk_token=UNK_TOKEN))
