@@ -18,8 +18,8 @@ from reviewclf.io.labeled import read_labeled, read_many
 from reviewclf.runtime.encoding import TextEncoder
 from reviewclf.runtime.ragged import Ragged
 from reviewclf.training.config import TrainConfig
+from reviewclf.training.encoded_set import EncodedSet
 from reviewclf.training.loop import (
-    EncodedSet,
     class_weights,
     loss_and_accuracy,
     make_optimizer,

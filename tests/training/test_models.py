@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from reviewclf.runtime.ragged import Ragged
-from reviewclf.training.loop import EncodedSet
+from reviewclf.training.encoded_set import EncodedSet
 from reviewclf.training.models import (
     MLP,
     MODEL_KINDS,

@@ -18,7 +18,8 @@ from reviewclf.metrics import classification_report
 from reviewclf.runtime.encoding import UNK_TOKEN, TextEncoder
 from reviewclf.training import plots
 from reviewclf.training.config import TrainConfig
-from reviewclf.training.loop import EncodedSet, evaluate_logits
+from reviewclf.training.encoded_set import EncodedSet
+from reviewclf.training.loop import evaluate_logits
 from reviewclf.training.prepare import HELDOUT_SAMPLE
 from reviewclf.training.run import DEMO_LABEL_MAP, demo_paths, fit_once, train_run, write_run
 from reviewclf.training.splits import stratified_split

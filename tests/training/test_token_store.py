@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import torch
 
-import reviewclf.training.loop as loop
 from reviewclf.io.labeled import read_labeled
 from reviewclf.training.config import TrainConfig
-from reviewclf.training.loop import EncodedSet
+from reviewclf.training.encoded_set import EncodedSet
 from reviewclf.training.prepare import Preparer
 from reviewclf.training.token_store import store_key
 from tests.support import DATA
@@ -23,14 +22,13 @@ def demo_lists():
     return texts[:700], labels[:700], texts[700:850], labels[700:850], texts[850:], labels[850:]
 
 
-def test_stored_splits_give_the_ids_of_the_texts_encoded_in_memory(monkeypatch):
-    monkeypatch.setattr(loop, "RELEASE_EVERY", 1)  # pages given back after every batch: still the same ids
+def test_stored_splits_give_the_ids_of_the_texts_encoded_in_memory():
     lists = demo_lists()
     prepared = Preparer.of_lists(*lists, quiet)(TrainConfig(min_freq=1, device="cpu"))
     assert prepared.rows == {"train": 700, "val": 150, "test": 150}
     assert prepared.heldout == lists[4][:256]
     for part, texts in ((prepared.train, lists[0]), (prepared.val, lists[2]), (prepared.test, lists[4])):
-        assert part.mapping is not None  # the CPU reads the ids from the file's memory map
+        assert part.ids is None and part.rows is not None  # the CPU reads the ids from the store's file
         in_memory = EncodedSet.build(prepared.encoder.encode_flat(texts), part.targets.numpy(), CPU)
         index = torch.tensor([5, 0, 99, 3, 42])
         for _ in range(3):

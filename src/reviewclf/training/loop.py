@@ -8,79 +8,22 @@ from __future__ import annotations
 
 import contextlib
 import math
-import mmap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..errors import OptionError, ReviewclfError
 from ..metrics import classification_report
-from ..runtime.ragged import Ragged, starts_of
 from .augment import word_dropout
 from .config import CLASS_WEIGHTS, TrainConfig
+from .encoded_set import EncodedSet
 from .models import Classifier
 from .progress import bar
 from .resume import Resume
 from .stopping import BestCheckpoint, EarlyStopping
-
-# a memory-mapped split gives its pages back after this many batches, so that the resident set stays flat
-# however large the split (the kernel still caches the file)
-RELEASE_EVERY = 16
-
-
-@dataclass
-class EncodedSet:
-    """Token ids, row lengths and label indices of one split, on one device. The ids stay flat (int32, no
-    padding: a corpus padded to its longest review would hold several times its tokens) and a batch is
-    gathered and padded, as the int64 the models take, when it is drawn.
-
-    On the CPU the ids of a token store are a memory map of its file (``mapping``), not a copy in memory."""
-
-    ids: torch.Tensor
-    offsets: torch.Tensor
-    lengths: torch.Tensor
-    targets: torch.Tensor
-    mapping: mmap.mmap | None = None
-    batches: int = 0
-
-    @classmethod
-    def build(cls, rows: Ragged, targets: np.ndarray, device: torch.device) -> EncodedSet:
-        # one trailing padding id, so the gather of a batch's padding positions stays inside the array
-        flat = np.append(rows.ids, 0).astype(np.int32)
-        return cls.of(torch.from_numpy(flat).to(device), rows.lengths, targets, device)
-
-    @classmethod
-    def of(cls, ids: torch.Tensor, lengths: np.ndarray, targets: np.ndarray, device: torch.device,
-           mapping: mmap.mmap | None = None) -> EncodedSet:
-        """From flat int32 ``ids`` that end with one padding id, the rows' lengths and their label indices."""
-        lengths = np.asarray(lengths, dtype=np.int64)
-        return cls(ids=ids, offsets=torch.from_numpy(starts_of(lengths)).to(device),
-                   lengths=torch.from_numpy(lengths).to(device),
-                   targets=torch.as_tensor(targets, dtype=torch.int64).to(device), mapping=mapping)
-
-    @property
-    def device(self) -> torch.device:
-        return self.targets.device
-
-    def __len__(self) -> int:
-        return int(self.targets.shape[0])
-
-    def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        lengths = self.lengths[index]
-        width = max(int(lengths.max()), 1) if len(index) else 1
-        columns = torch.arange(width, device=self.ids.device)
-        inside = columns < lengths[:, None]
-        positions = torch.where(inside, self.offsets[index, None] + columns, len(self.ids) - 1)
-        ids = self.ids[positions].long()
-        self.batches += 1
-        if self.mapping is not None and self.batches % RELEASE_EVERY == 0 and hasattr(mmap, "MADV_DONTNEED"):
-            self.mapping.madvise(mmap.MADV_DONTNEED)
-        return ids, self.targets[index]
-
 
 BUCKET_BATCHES = 50
 
@@ -182,13 +125,12 @@ def evaluate_logits(model: Classifier, data: EncodedSet, batch_size: int, bf16: 
     """Logits of every row, in order, in evaluation mode (dropout off)."""
     model.eval()
     device = data.device
-    chunks = []
-    for start in range(0, len(data), batch_size):
-        index = torch.arange(start, min(start + batch_size, len(data)), device=device)
+    logits = torch.zeros((len(data), getattr(model, "n_outputs", 1)), device=device)
+    for index in data.passes(batch_size):
         ids, _ = data.batch(index)
         with autocast(device, bf16):
-            chunks.append(model(ids).float())
-    return torch.cat(chunks) if chunks else torch.zeros((0, getattr(model, "n_outputs", 1)), device=device)
+            logits[index] = model(ids).float()
+    return logits
 
 
 def loss_and_accuracy(model: Classifier, data: EncodedSet, batch_size: int, bf16: bool,

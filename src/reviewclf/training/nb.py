@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .loop import EncodedSet
+from .encoded_set import EncodedSet
 from .models import NGram, distinct_ids
 
 SMOOTHING = 1.0
@@ -23,8 +23,7 @@ BATCH = 1024
 def presence_counts(model: NGram, data: EncodedSet, n_classes: int) -> torch.Tensor:
     """``[n_rows, n_classes]``: in how many documents of each class every n-gram id occurs."""
     counts = torch.zeros(model.n_rows, n_classes, device=data.device)
-    for start in range(0, len(data), BATCH):
-        index = torch.arange(start, min(start + BATCH, len(data)), device=data.device)
+    for index in data.passes(BATCH):
         ids, targets = data.batch(index)
         grams = distinct_ids(model.sparse_features(ids))  # presence: every n-gram once per document
         keep = grams != 0

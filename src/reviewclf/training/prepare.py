@@ -16,7 +16,8 @@ from ..errors import ReviewclfError
 from ..io.atomic import replace_path, staging_dir
 from ..runtime.encoding import TextEncoder
 from .config import TrainConfig
-from .loop import EncodedSet, resolve_device
+from .encoded_set import EncodedSet
+from .loop import resolve_device
 from .progress import bar
 from .token_store import SPLITS, SplitTexts, open_split, write_split
 from .vocabulary import fit_encoder

@@ -21,7 +21,8 @@ from ..errors import ReviewclfError
 from ..io.atomic import staging_file
 
 if TYPE_CHECKING:
-    from .loop import EncodedSet, Fit, Progress
+    from .encoded_set import EncodedSet
+    from .loop import Fit, Progress
 
 STATE_FORMAT = 1
 STATE_KEYS = ("format", "epoch", "data", "model", "optimizer", "scheduler", "early_stopping", "best", "history",

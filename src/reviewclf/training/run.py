@@ -21,7 +21,8 @@ from ..io.labeled import LabeledData, TextSink, read_many
 from ..metrics import classification_report
 from ..runtime.encoding import TextEncoder
 from .config import TrainConfig
-from .loop import EncodedSet, EpochHook, evaluate_logits, predicted_index, train_model
+from .encoded_set import EncodedSet
+from .loop import EpochHook, evaluate_logits, predicted_index, train_model
 from .models import Classifier, Perceptron, build_model
 from .nb import init_from_naive_bayes
 from .prepare import Prepared, Preparer

@@ -1,8 +1,8 @@
-"""The token store: every split's ids encoded once into flat files, trained from through a memory map.
+"""The token store: every split's ids encoded once into flat files, which training reads its batches from.
 
 nanoGPT's ``prepare.py`` -> ``train.bin``, made general: a split is ``ids.bin`` (int32, the rows one after
 another, one trailing padding id), ``lengths.npy`` and ``targets.npy`` (label indices). The resident set of a
-run then does not grow with its data: batches are gathered from the map (``loop.EncodedSet``).
+run then does not grow with its data: on the CPU batches are read from the files (``encoded_set``).
 
 A store is kept in the cache (``cache_root``) under a key that covers everything the ids depend on: the
 bytes of the input files, the reader options, the split options and the tokenizer options, so a second
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import mmap
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import torch
 
 from ..runtime.encoding import TextEncoder
 from .config import TrainConfig
-from .loop import EncodedSet
+from .encoded_set import EncodedSet, FileRows
 from .progress import bar
 from .text_spool import TextList, TextSource
 
@@ -78,16 +77,12 @@ def write_split(folder: Path, encoder: TextEncoder, blocks: Iterator[list[str]],
 
 
 def open_split(folder: Path, device: torch.device) -> EncodedSet:
-    """A stored split: memory-mapped on the CPU, copied to an accelerator's memory otherwise."""
+    """A stored split: read from its file on the CPU, copied to an accelerator's memory otherwise."""
     lengths, targets = np.load(folder / "lengths.npy"), np.load(folder / "targets.npy")
     if device.type != "cpu":
         ids = torch.from_numpy(np.fromfile(folder / "ids.bin", dtype=np.int32)).to(device)
         return EncodedSet.of(ids, lengths, targets, device)
-    with open(folder / "ids.bin", "rb") as file:
-        # copy-on-write: writable for torch, never written, so the pages stay the file's
-        mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_COPY)
-    ids = torch.frombuffer(mapping, dtype=torch.int32)
-    return EncodedSet.of(ids, lengths, targets, device, mapping)
+    return EncodedSet.of(None, lengths, targets, device, FileRows(folder / "ids.bin"))
 
 
 def cache_root() -> Path:

@@ -1,0 +1,109 @@
+"""One split as the training loop draws it: token ids, row lengths and label indices, batches gathered and
+padded when they are drawn."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..runtime.ragged import Ragged, starts_of
+
+# the padded ids of one evaluation or counting batch: its activations (a long review's n-grams times the
+# embedding width) stay a few tens of MB however long the reviews
+PASS_TOKENS = 1 << 18
+
+
+class FileRows:
+    """Rows of flat int32 ids read from a file by position, one ``pread`` per row: a memory map of the file
+    would count the whole file in the resident set (the kernel maps much more than the pages a batch reads),
+    while reads leave it to the page cache, which gives memory back under pressure."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._file = open(path, "rb")  # noqa: SIM115 - lives as long as the split
+        self.size = os.fstat(self._file.fileno()).st_size // 4
+
+    def padded(self, offsets: np.ndarray, lengths: np.ndarray, width: int) -> np.ndarray:
+        out = np.zeros((len(offsets), width), dtype=np.int32)
+        fd = self._file.fileno()
+        for row, (start, length) in enumerate(zip(offsets.tolist(), lengths.tolist())):
+            if length:
+                out[row, :length] = np.frombuffer(_read(self._file, fd, 4 * start, 4 * length), dtype=np.int32)
+        return out
+
+
+def _read(file: object, fd: int, at: int, size: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, at)
+    file.seek(at)  # type: ignore[attr-defined]  # Windows: no pread
+    return file.read(size)  # type: ignore[attr-defined]
+
+
+@dataclass
+class EncodedSet:
+    """Token ids, row lengths and label indices of one split, on one device. The ids stay flat (int32, no
+    padding: a corpus padded to its longest review would hold several times its tokens) and a batch is
+    gathered and padded, as the int64 the models take, when it is drawn.
+
+    The ids are a tensor on the device (``ids``), or, for a token store trained from on the CPU, rows of its
+    file (``rows``), so that the memory of a run does not grow with its data."""
+
+    ids: torch.Tensor | None
+    offsets: torch.Tensor
+    lengths: torch.Tensor
+    targets: torch.Tensor
+    rows: FileRows | None = None
+
+    @classmethod
+    def build(cls, rows: Ragged, targets: np.ndarray, device: torch.device) -> EncodedSet:
+        # one trailing padding id, so the gather of a batch's padding positions stays inside the array
+        flat = np.append(rows.ids, 0).astype(np.int32)
+        return cls.of(torch.from_numpy(flat).to(device), rows.lengths, targets, device)
+
+    @classmethod
+    def of(cls, ids: torch.Tensor | None, lengths: np.ndarray, targets: np.ndarray, device: torch.device,
+           rows: FileRows | None = None) -> EncodedSet:
+        """From flat int32 ``ids`` that end with one padding id (or their file), the rows' lengths and their
+        label indices."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        return cls(ids=ids, offsets=torch.from_numpy(starts_of(lengths)).to(device),
+                   lengths=torch.from_numpy(lengths).to(device),
+                   targets=torch.as_tensor(targets, dtype=torch.int64).to(device), rows=rows)
+
+    @property
+    def device(self) -> torch.device:
+        return self.targets.device
+
+    def __len__(self) -> int:
+        return int(self.targets.shape[0])
+
+    def passes(self, max_rows: int, max_tokens: int = PASS_TOKENS) -> list[torch.Tensor]:
+        """Every row once, in batches of similar lengths, each at most ``max_rows`` rows and ``max_tokens``
+        padded ids (one row at least): the batches of a pass that needs no random order (evaluation,
+        counting), whose memory then does not depend on which rows happen to share a batch with the longest."""
+        order = torch.argsort(self.lengths, stable=True)
+        lengths = self.lengths[order].cpu().numpy()
+        batches, start = [], 0
+        while start < len(order):
+            rows = min(max_rows, len(order) - start)
+            while rows > 1 and rows * int(lengths[start + rows - 1]) > max_tokens:
+                rows = max(1, min(rows - 1, max_tokens // max(int(lengths[start + rows - 1]), 1)))
+            batches.append(order[start : start + rows])
+            start += rows
+        return batches
+
+    def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        lengths = self.lengths[index]
+        width = max(int(lengths.max()), 1) if len(index) else 1
+        if self.rows is not None:
+            padded = self.rows.padded(self.offsets[index].numpy(), lengths.numpy(), width)
+            return torch.from_numpy(padded).long(), self.targets[index]
+        assert self.ids is not None
+        columns = torch.arange(width, device=self.ids.device)
+        inside = columns < lengths[:, None]
+        positions = torch.where(inside, self.offsets[index, None] + columns, len(self.ids) - 1)
+        return self.ids[positions].long(), self.targets[index]
