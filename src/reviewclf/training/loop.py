@@ -20,9 +20,10 @@ from ..metrics import classification_report
 from .augment import word_dropout
 from .config import CLASS_WEIGHTS, TrainConfig
 from .encoded_set import EncodedSet
-from .models import Classifier
+from .models import Classifier, use_sparse_gradients
 from .progress import bar
 from .resume import Resume
+from .sparse_grads import DenseGradients
 from .stopping import BestCheckpoint, EarlyStopping
 
 BUCKET_BATCHES = 50
@@ -169,6 +170,7 @@ class Fit:
     generator: torch.Generator
     config: TrainConfig
     class_weights: torch.Tensor | None = None  # per-class loss weights (``--class-weight balanced``)
+    gradients: DenseGradients = field(default_factory=DenseGradients)
 
 
 def train_step(fit: Fit, ids: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,6 +184,7 @@ def train_step(fit: Fit, ids: torch.Tensor, targets: torch.Tensor) -> tuple[torc
     if config.l1 > 0:
         loss = loss + config.l1 * fit.model.first_layer_weight().abs().sum()
     loss.backward()
+    fit.gradients.densify(fit.model.parameters())
     fit.optimizer.step()
     return loss.detach(), logits.detach()
 
@@ -231,6 +234,8 @@ def start_fit(model: Classifier, train: EncodedSet, config: TrainConfig) -> tupl
     """The optimizer, the seeded batch-order generator, the schedule and the stopping rule of a new fit."""
     generator = torch.Generator(device=train.device).manual_seed(config.seed)
     forward = torch.compile(model) if config.compile else model
+    # sparse table gradients pay on the CPU; CUDA's dense embedding backward is fast already
+    use_sparse_gradients(model, train.device.type == "cpu" and not config.compile)
     weight = class_weights(train.targets, max(model.n_outputs, 2), config.class_weight)
     fit = Fit(model, forward, make_optimizer(model, config), generator, config, weight)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -293,6 +298,7 @@ def train_model(
     except KeyboardInterrupt:
         stopped_by = "interrupted"
         log("interrupted: keeping the best checkpoint so far")
+    use_sparse_gradients(model, False)
     best = progress.best
     if best.state is None:  # interrupted before the first validation: keep what there is
         best.save(model, 0)

@@ -50,6 +50,7 @@ class MultiHotLinear(nn.Module):
 
     def __init__(self, vocab_size: int, out_features: int):
         super().__init__()
+        self.sparse_gradients = False  # set by ``use_sparse_gradients``
         bound = 1.0 / math.sqrt(vocab_size)
         self.weight = nn.Parameter(torch.empty(vocab_size, out_features).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
@@ -57,7 +58,19 @@ class MultiHotLinear(nn.Module):
             self.weight[0].zero_()
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return F.embedding(distinct_ids(ids), self.weight, padding_idx=0).sum(dim=1) + self.bias
+        rows = F.embedding(distinct_ids(ids), self.weight, padding_idx=0, sparse=self.sparse_gradients)
+        return rows.sum(dim=1) + self.bias
+
+
+def use_sparse_gradients(model: nn.Module, on: bool) -> None:
+    """Make every embedding table of ``model`` return sparse gradients (the rows a batch touched) or dense
+    ones. On the CPU the dense backward of a table of millions of rows allocates, sorts and fills a table-sized
+    gradient at every batch; ``sparse_grads.DenseGradients`` turns the sparse one into the same dense values."""
+    for module in model.modules():
+        if isinstance(module, nn.Embedding):
+            module.sparse = on
+        elif isinstance(module, MultiHotLinear):
+            module.sparse_gradients = on
 
 
 class Classifier(nn.Module):
@@ -184,7 +197,7 @@ class NGram(Classifier):
         count = (ids != 0).sum(dim=1, keepdim=True).clamp(min=1).to(self.embedding.weight.dtype)
         mean = self.embedding(ids).sum(dim=1) / count
         features = self.sparse_features(ids)
-        terms = F.embedding(features, self.sparse.weight, padding_idx=0)
+        terms = F.embedding(features, self.sparse.weight, padding_idx=0, sparse=self.sparse.sparse_gradients)
         if not self.nb_folded:
             # scale the gathered rows, not the table: ``weight * nb_ratio`` would build (and back-propagate
             # through) two more tables the size of the weight at every step

@@ -1,0 +1,36 @@
+"""Dense gradients from sparse ones, in buffers kept from step to step.
+
+With ``models.use_sparse_gradients`` the embedding tables' backward yields only the rows a batch touched.
+Adding those into a kept, zeroed buffer gives exactly the dense gradient (fused Adam then updates every row,
+as before), without allocating a fresh table-sized tensor, with its page faults, at every batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+
+class DenseGradients:
+    def __init__(self) -> None:
+        self.buffers: dict[torch.nn.Parameter, torch.Tensor] = {}
+
+    def densify(self, params: Iterable[torch.nn.Parameter]) -> None:
+        """Replace every sparse ``.grad`` among ``params`` by its dense equivalent."""
+        for param in params:
+            grad = param.grad
+            if grad is None or not grad.is_sparse:
+                continue
+            buffer = self.buffers.get(param)
+            if buffer is None:
+                buffer = self.buffers[param] = torch.zeros_like(param)
+            else:
+                buffer.zero_()
+            rows, values = grad._indices()[0], grad._values()
+            if buffer.dim() == 2 and buffer.shape[1] == 1:
+                # one column: scatter_add on the flat view runs in parallel where index_add runs row by row
+                buffer.view(-1).scatter_add_(0, rows, values.reshape(-1))
+            else:
+                buffer.index_add_(0, rows, values)
+            param.grad = buffer
