@@ -5,8 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from reviewclf.training.models import MODEL_KINDS, build_model, use_sparse_gradients
+import reviewclf.training.loop as loop
+from reviewclf.training.config import TrainConfig
+from reviewclf.training.models import MODEL_KINDS, MultiHotLinear, build_model, use_sparse_gradients
 from reviewclf.training.sparse_grads import DenseGradients
+from tests.training.support import quiet
+from tests.training.test_loop import synthetic_sets
 
 HPARAMS = {"hidden": 8, "activation": "tanh", "dropout": 0.0, "dim": 8, "ngrams": 3, "buckets": 257}
 
@@ -45,12 +49,41 @@ def test_densified_sparse_gradients_and_steps_equal_dense_ones(kind):
 
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)
-def test_buffers_are_reused_and_padding_rows_stay_zero(kind):
+def test_padding_rows_stay_zero(kind):
     ids = torch.tensor([[3, 7, 7, 9, 0, 0], [12, 3, 3, 3, 41, 2], [5, 0, 0, 0, 0, 0]])
     after = gradients(kind, ids, True, steps=4)
     for name, value in after.items():
         if name.endswith(".value") and value.dim() == 2 and value.shape[0] >= 50:
-            assert torch.count_nonzero(value[0]) == 0, name  # the padding row
+            assert torch.count_nonzero(value[0]) == 0, name
+
+
+def test_the_buffer_is_kept_and_rezeroed_between_steps():
+    param = torch.nn.Parameter(torch.zeros(6, 2))
+    buffers = DenseGradients()
+    param.grad = torch.sparse_coo_tensor([[1, 1]], torch.ones(2, 2), (6, 2))
+    buffers.densify([param])
+    first = param.grad
+    param.grad = torch.sparse_coo_tensor([[4]], torch.full((1, 2), 3.0), (6, 2))
+    buffers.densify([param])
+    assert param.grad is first  # no fresh table-sized tensor per step
+    assert torch.equal(param.grad, torch.zeros(6, 2).index_fill_(0, torch.tensor([4]), 3.0))  # row 1 cleared
+
+
+def tables_sparse(model: torch.nn.Module) -> list[bool]:
+    return [getattr(m, "sparse", None) if isinstance(m, torch.nn.Embedding) else m.sparse_gradients
+            for m in model.modules() if isinstance(m, torch.nn.Embedding | MultiHotLinear)]
+
+
+@pytest.mark.parametrize("compile_model", [False, True])
+def test_a_cpu_fit_trains_sparse_unless_compiled_and_ends_dense(compile_model, monkeypatch):
+    train, val = synthetic_sets()
+    model = build_model("ngram", 60, 1, HPARAMS)
+    seen = []
+    monkeypatch.setattr(loop.torch, "compile", lambda m: m)  # only the flag matters here, not compilation
+    config = TrainConfig(epochs=2, batch_size=8, seed=3, compile=compile_model)
+    loop.train_model(model, train, val, config, log=quiet, on_epoch=lambda _: seen.append(tables_sparse(model)))
+    assert seen and all(flags == [not compile_model] * len(flags) for flags in seen)
+    assert tables_sparse(model) == [False] * len(tables_sparse(model))  # export and inference see dense tables
 
 
 def test_dense_gradients_are_left_as_they_are():
