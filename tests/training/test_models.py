@@ -252,7 +252,7 @@ def tiny_set() -> EncodedSet:
 def test_naive_bayes_init_gives_signed_feature_ratios():
     model = NGram(vocab_size=10, n_outputs=1, dim=4, ngrams=2, buckets=64, dropout=0.0)
     assert torch.count_nonzero(model.sparse.weight) == 0
-    init_from_naive_bayes(model, tiny_set())
+    init_from_naive_bayes(model, tiny_set(), smoothing=1.0)
     assert torch.count_nonzero(model.sparse.weight) == 0  # NBSVM: the fit starts from zero on scaled features
     weight = model.nb_ratio.detach()[:, 0]
     assert weight[GOOD] > 0.5
@@ -272,12 +272,28 @@ def test_naive_bayes_init_multi_class():
     rows = [[2, 9], [2], [2], [3, 9], [3], [3], [4, 9], [4], [4]]  # each word in 3 documents (MIN_DOCUMENTS)
     data = EncodedSet.build(Ragged.from_rows(rows), np.array([0, 0, 0, 1, 1, 1, 2, 2, 2]), torch.device("cpu"))
     model = NGram(vocab_size=10, n_outputs=3, dim=4, ngrams=2, buckets=64, dropout=0.0)
-    init_from_naive_bayes(model, data)
+    init_from_naive_bayes(model, data, smoothing=1.0)
     weight = model.nb_ratio.detach()
     for word, label in ((2, 0), (3, 1), (4, 2)):
         assert int(weight[word].argmax()) == label
         assert weight[word, label] > 0
     assert torch.allclose(weight[9], weight[9][0].expand(3))  # in one document of every class
+
+
+def test_naive_bayes_smoothing_shrinks_rare_ngrams_more_than_common_ones():
+    """The ratio of an n-gram in 3 positive documents falls further with more smoothing than that of one in
+    30: smoothing is a prior toward "no evidence" that only plenty of documents overcome."""
+    rare, common, filler = 2, 3, 4
+    rows = [[rare, common]] * 3 + [[common]] * 27 + [[filler]] * 30
+    targets = np.array([1] * 30 + [0] * 30)
+    data = EncodedSet.build(Ragged.from_rows(rows), targets, torch.device("cpu"))
+    ratios = {}
+    for smoothing in (1.0, 10.0):
+        model = NGram(vocab_size=10, n_outputs=1, dim=4, ngrams=2, buckets=64, dropout=0.0)
+        init_from_naive_bayes(model, data, smoothing=smoothing)
+        ratios[smoothing] = model.nb_ratio.detach()[:, 0]
+    assert ratios[10.0][rare] > 0 and ratios[10.0][common] > 0
+    assert ratios[10.0][rare] / ratios[1.0][rare] < ratios[10.0][common] / ratios[1.0][common]
 
 
 def test_export_folding_keeps_the_ngram_outputs():
@@ -300,7 +316,7 @@ def test_naive_bayes_ignores_ngrams_of_fewer_than_min_documents():
     data = EncodedSet.build(Ragged.from_rows(rows), np.array([1] * len(rows)), torch.device("cpu"))
     data.targets[MIN_DOCUMENTS + 1 :] = 0  # common is in both classes, rare in one positive document
     model = NGram(vocab_size=10, n_outputs=1, dim=4, ngrams=2, buckets=64, dropout=0.0)
-    init_from_naive_bayes(model, data)
+    init_from_naive_bayes(model, data, smoothing=1.0)
     assert model.nb_ratio[rare, 0] == 0.0
     assert model.nb_ratio[common, 0] != 0.0
 

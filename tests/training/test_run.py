@@ -32,7 +32,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def test_cross_validation_run_on_the_demo_data(tmp_path):
     out = tmp_path / "cv"
-    result = CliRunner().invoke(main, ["train", "--folds", "3", "--epochs", "2", "--out", str(out)])
+    result = CliRunner().invoke(main, ["train", "--model", "mlp", "--folds", "3", "--epochs", "2", "--out", str(out)])
     assert result.exit_code == 0, result.output
     cv = json.loads((out / "metrics.json").read_text())["cross_validation"]
     assert cv["folds"] == 3
@@ -216,3 +216,27 @@ def test_balanced_class_weights_raise_macro_f1_on_a_skewed_set():
     assert scores["balanced"]["macro_f1"] > scores["none"]["macro_f1"] + 0.03
     recall = {w: scores[w]["per_label"]["negative"]["recall"] for w in scores}
     assert recall["balanced"] > recall["none"]  # the rare class is found more often
+
+
+def test_ngram_fit_scales_its_features_with_the_configured_nb_smoothing(monkeypatch):
+    """``--nb-smoothing`` reaches the naive-Bayes initialisation, which ``--no-nb-init`` skips (what smoothing
+    does to the ratios: tests/training/test_models.py)."""
+    import reviewclf.training.run as run
+
+    seen = []
+    real = run.init_from_naive_bayes
+
+    def spy(model, data, smoothing, prior):
+        seen.append(smoothing)
+        real(model, data, smoothing, prior)
+
+    monkeypatch.setattr(run, "init_from_naive_bayes", spy)
+    data = read_many(demo_paths(), format="tabbed", label_map=parse_label_map(DEMO_LABEL_MAP))
+    texts, labels = data.texts[:300], data.labels[:300]
+    for smoothing in (1.0, 20.0):
+        config = TrainConfig(model="ngram", nb_smoothing=smoothing, buckets=256, epochs=1, device="cpu")
+        fit_once(config, texts, labels, texts[:20], labels[:20], texts[:20], labels[:20], quiet)
+    assert seen == [1.0, 20.0]
+    config = TrainConfig(model="ngram", nb_init=False, buckets=256, epochs=1, device="cpu")
+    fit_once(config, texts, labels, texts[:20], labels[:20], texts[:20], labels[:20], quiet)
+    assert seen == [1.0, 20.0]

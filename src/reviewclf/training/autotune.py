@@ -32,6 +32,7 @@ MIN_FREQS = (1, 2, 3, 5)
 HIDDEN_SIZES = (32, 64, 128, 256)
 DIMS = (8, 16, 32, 64)
 BUCKETS = (1 << 18, 1 << 20, 1 << 22)
+NB_SMOOTHINGS = (1.0, 2.0, 5.0, 10.0, 20.0)
 DROPOUT_RANGE = (0.0, 0.5)
 # Optuna: random trials before TPE models the results (the three defaults count among them); the pruner
 # waits for a few finished trials and a few epochs, so slow starters are not cut on their first epoch.
@@ -45,7 +46,7 @@ TRIAL_SHARE = 1 / 3
 FIRST_TRIALS = MODEL_KINDS
 # trials.csv columns: the searched settings (empty where a model kind has no such setting), then the outcome
 SETTINGS = ("model", "lr", "batch_size", "weight_decay", "min_freq", "word_dropout", "hidden", "dropout", "dim",
-            "ngrams", "buckets", "class_weight")
+            "ngrams", "buckets", "nb_smoothing", "class_weight")
 OUTCOME = ("val_accuracy", "val_macro_f1", "val_loss", "best_epoch", "epochs_run", "stopped_by", "seconds")
 
 
@@ -67,6 +68,7 @@ def space(trial: Any, metric: str) -> dict[str, Any]:
     if kind == "ngram":
         params["dim"] = trial.suggest_categorical("dim", DIMS)
         params["ngrams"] = trial.suggest_int("ngrams", 1, 3)
+        params["nb_smoothing"] = trial.suggest_categorical("nb_smoothing", NB_SMOOTHINGS)
         if params["ngrams"] > 1:
             params["buckets"] = trial.suggest_categorical("buckets", BUCKETS)
     if metric == "macro_f1":  # weighting trades accuracy for the rare classes: only worth it for macro-F1

@@ -11,7 +11,6 @@ import torch
 from .encoded_set import EncodedSet
 from .models import NGram, distinct_ids
 
-SMOOTHING = 1.0
 # An n-gram seen in fewer training documents than this gets a zero ratio, i.e. no weight: a rare n-gram (a
 # movie title, a name) fits its few training reviews perfectly and generalizes badly. 3 rather than 5
 # because a higher cut-off starts to cost accuracy on short texts (SST-2).
@@ -33,19 +32,22 @@ def presence_counts(model: NGram, data: EncodedSet, n_classes: int) -> torch.Ten
 
 
 @torch.no_grad()
-def init_from_naive_bayes(model: NGram, data: EncodedSet, prior: bool = True) -> None:
-    """Scale the sparse features by their one-vs-rest log-count ratios; start the bias at the class log-odds
-    (at zero without ``prior``).
+def init_from_naive_bayes(model: NGram, data: EncodedSet, smoothing: float, prior: bool = True) -> None:
+    """Scale the sparse features by their one-vs-rest log-count ratios, ``smoothing`` pseudo-documents added to
+    every count; start the bias at the class log-odds (at zero without ``prior``).
 
     The sparse weights stay at zero: training then fits NBSVM's logistic regression on the scaled features.
+    Adam moves every weight by about the learning rate per step whatever its feature's frequency, so a feature
+    learns at a speed proportional to its ratio: smoothing keeps a rare n-gram's ratio small, and with it how
+    fast the model memorizes the training sample's rare phrases.
     """
     n_classes = max(model.n_outputs, 2)
-    counts = presence_counts(model, data, n_classes) + SMOOTHING
+    counts = presence_counts(model, data, n_classes) + smoothing
     totals = counts.sum(dim=0, keepdim=True)
     rest = counts.sum(dim=1, keepdim=True) - counts
     ratio = torch.log(counts / totals) - torch.log(rest / (totals.sum() - totals))
     ratio[0] = 0.0  # padding carries no evidence
-    ratio[(counts.sum(dim=1) - n_classes * SMOOTHING) < MIN_DOCUMENTS] = 0.0
+    ratio[(counts.sum(dim=1) - n_classes * smoothing) < MIN_DOCUMENTS] = 0.0
     docs = torch.bincount(data.targets, minlength=n_classes).float().clamp(min=1.0)
     log_odds = torch.log(docs / (docs.sum() - docs))
     if model.n_outputs == 1:

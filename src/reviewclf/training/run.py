@@ -112,7 +112,7 @@ def fit_prepared(config: TrainConfig, prepared: Prepared, log: Callable[[str], N
     model = build_model(config.model, encoder.vocab_size, n_outputs, hparams).to(train.device)
     if config.model == "ngram" and config.nb_init:
         # a class-weighted loss is minimized near even odds, so the bias then starts there, not at the prior
-        init_from_naive_bayes(model, train, prior=config.class_weight == "none")
+        init_from_naive_bayes(model, train, config.nb_smoothing, prior=config.class_weight == "none")
     result = train_model(model, train, prepared.val, config, log, on_epoch, resume)
     # the trained model in its final form: what the checkpoint stores, the metrics measure and export serves
     model.prepare_for_export()
