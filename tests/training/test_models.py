@@ -321,6 +321,47 @@ def test_naive_bayes_ignores_ngrams_of_fewer_than_min_documents():
     assert model.nb_ratio[common, 0] != 0.0
 
 
+def nb_initialized_pair(n_outputs: int) -> tuple[NGram, NGram, EncodedSet]:
+    """Two identical naive-Bayes-initialized ngram models, the second trained on its rows with evidence only."""
+    data = tiny_set()
+    if n_outputs > 1:
+        data.targets[:3] = 2  # a third class: the kept rows are those with evidence for any class
+    models = []
+    for _ in range(2):
+        torch.manual_seed(5)
+        model = NGram(vocab_size=10, n_outputs=n_outputs, dim=4, ngrams=3, buckets=64, dropout=0.0)
+        init_from_naive_bayes(model, data, smoothing=1.0)
+        models.append(model)
+    return models[0], models[1], data
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_training_only_the_rows_with_evidence_trains_the_same_model(n_outputs):
+    """A row whose naive-Bayes ratio is zero never moves, so leaving it out of training changes nothing: the
+    compact model follows the full one step for step, and export expands it to the same full table."""
+    from reviewclf.training.loop import loss_fn
+
+    full, compact, data = nb_initialized_pair(n_outputs)
+    with_evidence = int(full.nb_ratio.ne(0).any(dim=1).sum())
+    assert 0 < with_evidence < full.n_rows
+    assert compact.keep_rows_with_evidence() == with_evidence + 1  # and the padding row
+    assert compact.sparse.weight.shape == (with_evidence + 1, n_outputs)
+    ids, targets = data.batch(torch.arange(len(data)))
+    optimizers = [torch.optim.Adam(model.parameters(), lr=0.05) for model in (full, compact)]
+    for _ in range(5):
+        for model, optimizer in zip((full, compact), optimizers):
+            optimizer.zero_grad()
+            loss_fn(model(ids), targets).backward()
+            optimizer.step()
+    torch.testing.assert_close(compact(ids), full(ids), atol=1e-6, rtol=0)
+    for model in (full, compact):
+        model.prepare_for_export()
+    assert compact.sparse.weight.shape == full.sparse.weight.shape == (full.n_rows, n_outputs)
+    assert int(full.sparse.weight.ne(0).any(dim=1).sum()) > 0
+    torch.testing.assert_close(compact.sparse.weight, full.sparse.weight, atol=1e-6, rtol=0)
+    assert compact.state_dict().keys() == full.state_dict().keys()  # no training-only table is saved
+
+
 def test_ngram_sparse_term_counts_words_once_and_longer_ngrams_each_time():
     """Words are NBSVM's binarized features; hashed bigrams/trigrams are summed as they come (see NGram)."""
     model = NGram(vocab_size=10, n_outputs=1, dim=4, ngrams=2, buckets=64, dropout=0.0).eval()

@@ -179,6 +179,11 @@ class NGram(Classifier):
         # and the best-epoch copies hold one table, not two
         self.register_buffer("nb_ratio", torch.ones(self.n_rows, n_outputs), persistent=False)
         self.nb_folded = False
+        # Training-only (``keep_rows_with_evidence``): hashed row -> row of a compact sparse table (0: a row
+        # without naive-Bayes evidence, which can never move); ``kept_rows`` the hashed row of each compact one.
+        self.register_buffer("compact_row", torch.zeros(0, dtype=torch.int32), persistent=False)
+        self.register_buffer("kept_rows", torch.zeros(0, dtype=torch.int64), persistent=False)
+        self.compacted = False
         # The sparse sum runs in float32 in training (fast on every device, and Apple's MPS has no float64)
         # and in float64 once prepared for export: a long review adds up about a thousand weights, and
         # float32 sums taken in a different order by torch and ONNX Runtime come close to the export check's
@@ -197,6 +202,8 @@ class NGram(Classifier):
         count = (ids != 0).sum(dim=1, keepdim=True).clamp(min=1).to(self.embedding.weight.dtype)
         mean = self.embedding(ids).sum(dim=1) / count
         features = self.sparse_features(ids)
+        if self.compacted:
+            features = self.compact_row[features]
         terms = F.embedding(features, self.sparse.weight, padding_idx=0, sparse=self.sparse.sparse_gradients)
         if not self.nb_folded:
             # scale the gathered rows, not the table: ``weight * nb_ratio`` would build (and back-propagate
@@ -208,14 +215,40 @@ class NGram(Classifier):
     def first_layer_weight(self) -> torch.Tensor:
         return self.sparse.weight
 
+    @torch.no_grad()
+    def keep_rows_with_evidence(self) -> int:
+        """Train only the sparse rows whose naive-Bayes ratio is not zero; the number of rows kept.
+
+        A row with a zero ratio has a zero gradient, so its weight never leaves zero: keeping only the others
+        computes the same model, while the optimizer step, the gradient and every checkpoint copy cost the
+        (often 10-50x) smaller table instead of all the hashed buckets. Export expands it back.
+        """
+        if self.compacted or self.nb_folded:
+            return int(self.sparse.weight.shape[0])
+        kept = torch.nonzero(self.nb_ratio.ne(0).any(dim=1)).flatten()
+        kept = torch.cat([kept.new_zeros(1), kept[kept != 0]])  # compact row 0 stays the padding row
+        self.compact_row = torch.zeros(self.n_rows, dtype=torch.int32, device=kept.device)
+        self.compact_row[kept] = torch.arange(len(kept), dtype=torch.int32, device=kept.device)
+        self.kept_rows = kept
+        self.sparse.weight = nn.Parameter(self.sparse.weight[kept])
+        self.nb_ratio = self.nb_ratio[kept]
+        self.compacted = True
+        return len(kept)
+
     def prepare_for_export(self) -> None:
-        """Store ``weight * nb_ratio`` as the weight, so the exported graph holds one table, not two; sum the
-        sparse term in float64 so that every backend computes the same probabilities."""
+        """Store ``weight * nb_ratio`` as the weight of every hashed row, so the exported graph holds one table,
+        not two; sum the sparse term in float64 so that every backend computes the same probabilities."""
         self.float64_sum = True
         with torch.no_grad():
             if not self.nb_folded:
-                self.sparse.weight.mul_(self.nb_ratio)
-                self.nb_ratio = torch.ones(1, self.n_outputs)
+                folded = self.sparse.weight * self.nb_ratio
+                if self.compacted:
+                    full = folded.new_zeros(self.n_rows, self.n_outputs)
+                    full[self.kept_rows] = folded
+                    folded, self.compacted = full, False
+                    self.compact_row, self.kept_rows = self.compact_row[:0], self.kept_rows[:0]
+                self.sparse.weight = nn.Parameter(folded)
+                self.nb_ratio = torch.ones(1, self.n_outputs, device=folded.device)
                 self.nb_folded = True
 
 

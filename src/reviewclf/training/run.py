@@ -113,6 +113,8 @@ def fit_prepared(config: TrainConfig, prepared: Prepared, log: Callable[[str], N
     if config.model == "ngram" and config.nb_init:
         # a class-weighted loss is minimized near even odds, so the bias then starts there, not at the prior
         init_from_naive_bayes(model, train, config.nb_smoothing, prior=config.class_weight == "none")
+        kept = model.keep_rows_with_evidence()
+        log(f"naive-Bayes ratios: {kept - 1:,} of {model.n_rows - 1:,} sparse rows carry evidence and are trained")
     result = train_model(model, train, prepared.val, config, log, on_epoch, resume)
     # the trained model in its final form: what the checkpoint stores, the metrics measure and export serves
     model.prepare_for_export()
