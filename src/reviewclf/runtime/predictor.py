@@ -90,6 +90,20 @@ def session_options(threads: int | None) -> ort.SessionOptions:
     return options
 
 
+def onnx_session(bundle: Bundle, name: str, threads: int | None) -> ort.InferenceSession:
+    """The bundle's ONNX model in a session; the file is checksummed first, so a damaged one is refused before
+    ONNX Runtime sees it."""
+    model = bundle.read_or_path(name)
+    try:
+        return ort.InferenceSession(model, sess_options=session_options(threads), providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ReviewclfError(f"{bundle.path}: ONNX Runtime cannot load {name}: {exc}") from None
+
+
+def bundle_encoder(bundle: Bundle) -> TextEncoder:
+    return TextEncoder.from_str(bundle.read(TOKENIZER).decode("utf-8"))
+
+
 def token_budget_batches(sorted_lengths: np.ndarray, batch_size: int) -> list[slice]:
     """Cut rows sorted by length into consecutive batches of at most ``batch_size`` rows and at most
     ``TOKENS_PER_BATCH`` token slots (a single longer row still gets a batch of its own).
@@ -159,10 +173,10 @@ class Predictor:
     gives it the bundle's TorchScript module, and tokenization, batching and the id checks stay this class's.
     """
 
-    def __init__(self, bundle: Bundle, run: IdsRunner):
+    def __init__(self, bundle: Bundle, run: IdsRunner, encoder: TextEncoder | None = None):
         self.bundle = bundle
         self._run = run
-        self.encoder = TextEncoder.from_str(bundle.read(TOKENIZER).decode("utf-8"))
+        self.encoder = encoder or bundle_encoder(bundle)
         self.labels: list[str] = bundle.labels
         self.decision = Decision(self.labels, bundle.manifest["decision"])
         self.vocab_size = int(bundle.manifest["input"]["vocab_size"])
@@ -189,14 +203,13 @@ class Predictor:
         name = ONNX_INT8_MODEL if int8 else ONNX_MODEL
         if name not in bundle.names:
             raise ReviewclfError(f"{bundle.path}: bundle has no {name} (export it with --quantize)")
-        model = bundle.read_or_path(name)  # checksummed here: a damaged file is refused before ORT sees it
-        try:
-            session = ort.InferenceSession(
-                model, sess_options=session_options(threads), providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:
-            raise ReviewclfError(f"{bundle.path}: ONNX Runtime cannot load {name}: {exc}") from None
-        return cls(bundle, lambda ids: session.run(None, {INPUT_NAME: ids})[0])
+        # hashing and ONNX Runtime's load release the GIL: the session is built on a second core while this
+        # thread parses the tokenizer, so start-up takes the longer of the two, not their sum
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reviewclf-load") as loading:
+            building = loading.submit(onnx_session, bundle, name, threads)
+            encoder = bundle_encoder(bundle)
+            session = building.result()
+        return cls(bundle, lambda ids: session.run(None, {INPUT_NAME: ids})[0], encoder)
 
     @property
     def max_length(self) -> int | None:
