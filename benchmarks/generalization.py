@@ -153,9 +153,9 @@ def run_autotune(budget: float, split: Split, args: argparse.Namespace) -> list[
     tuned, seconds = timed(autotune_fit, config, prepare, log=lambda _: None)
     chosen = {key: getattr(tuned.config, key) for key in ("model", "lr", "batch_size", "weight_decay", "min_freq",
                                                           "word_dropout", "dropout", "dim", "ngrams", "buckets")}
+    summary = {k: tuned.summary[k] for k in ("trials", "pruned", "best_trial", "top_trial", "chosen_by", "stopped_by")}
     result = {**report_scores(tuned.outcome.metrics["test"]), "train_s": seconds,
-              "extra": {**{k: tuned.summary[k] for k in ("trials", "pruned", "best_trial", "stopped_by")},
-                        "chosen": chosen, "trials_table": tuned.trials}}
+              "extra": {**summary, "chosen": chosen, "trials_table": tuned.trials}}
     if not args.refit:
         return [result]
     return [result, refit(tuned, split, seconds)]

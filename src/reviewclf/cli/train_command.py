@@ -140,7 +140,7 @@ def summary(metrics: dict, out: str) -> str:
         best = tuned["best_val_" + tuned["metric"]]
         lines.append(f"autotune: {tuned['trials']} trials ({tuned['pruned']} pruned) in {tuned['seconds']:.0f}s, "
                      f"stopped by {tuned['stopped_by']}; kept trial {tuned['best_trial']} "
-                     f"({tuned['best_model']}, val {tuned['metric']} {best:.4f}), see trials.csv")
+                     f"({tuned['best_model']}, val {tuned['metric']} {best:.4f}): {tuned['chosen_by']}; see trials.csv")
     for name, words in metrics.get("top_words", {}).items():
         lines.append(f"top words {name}: {', '.join(words)}")
     return "\n".join(lines)

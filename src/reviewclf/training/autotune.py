@@ -5,13 +5,16 @@ its per-epoch validation metric to a median pruner, which ends trials that trail
 The three models' defaults are the first trials, so the search starts from what ``reviewclf train`` would do.
 The tokenizer depends on ``min_freq`` only, so the encoded splits are cached per ``min_freq``.
 
-The final model is the best trial's own model (the one with the best validation metric, however the trial
-ended), not a refit on train + val: a refit would cost another full training outside the budget, and would
-leave no held-out rows for early stopping or for the validation metrics the run reports.
+The final model is a trial's own model, not a refit on train + val: a refit would cost another full training
+outside the budget, and would leave no held-out rows for early stopping or for the validation metrics the run
+reports. Which trial: the one with the best validation metric, unless the trial of the default model (what
+``reviewclf train`` gives) is within one standard error of it (``choose``): the best of dozens of scores on a
+few hundred validation rows is partly luck, and the default was chosen on many data sets.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -121,23 +124,48 @@ class Tuned:
     summary: dict[str, Any]
 
 
+Entry = tuple[float, int, RunOutcome, TrainConfig]  # a trial's validation metric, number, outcome, settings
+
+
+def standard_error(value: float, rows: int) -> float:
+    """The binomial standard error of a validation accuracy (or F1) ``value`` measured on ``rows`` rows."""
+    return math.sqrt(max(value * (1.0 - value), 0.0) / max(rows, 1))
+
+
+def choose(best: Entry, default: Entry | None, rows: int) -> tuple[Entry, str]:
+    """The one-standard-error rule with the default model as the simpler choice: the default's trial unless the
+    best trial beats it by more than the standard error of the best's metric on ``rows`` validation rows; the
+    entry kept and why, in words."""
+    if default is None or default[1] == best[1]:
+        return best, "the best validation score"
+    margin = standard_error(best[0], rows)
+    if best[0] - default[0] <= margin:
+        return default, (f"the default model's trial: the best, trial {best[1]} ({best[0]:.4f}), is within one "
+                         f"standard error ({margin:.4f}) of it")
+    return best, f"the best validation score, more than one standard error ({margin:.4f}) above the default's"
+
+
 @dataclass
 class Search:
-    """The state of one search: the encoder cache, the best trial so far, the records, the clock."""
+    """The state of one search: the encoder cache, the best trial so far and the default model's trial, the
+    records, the clock."""
 
     base: TrainConfig
     prepare: Preparer
     deadline: float | None
     trial_budget: float | None = None  # seconds one trial may take (a share of the budget)
     records: list[dict[str, Any]] = field(default_factory=list)
-    best: tuple[float, int, RunOutcome, TrainConfig] | None = None
+    best: Entry | None = None
+    default: Entry | None = None
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.perf_counter() >= self.deadline
 
-    def keep(self, value: float, number: int, outcome: RunOutcome, config: TrainConfig) -> None:
-        if self.best is None or value > self.best[0]:
-            self.best = (value, number, outcome, config)
+    def keep(self, entry: Entry, is_default: bool) -> None:
+        if self.best is None or entry[0] > self.best[0]:
+            self.best = entry
+        if is_default and self.default is None:
+            self.default = entry
 
 
 def record(number: int, params: dict[str, Any], state: str, outcome: RunOutcome | None, seconds: float) -> dict:
@@ -180,7 +208,8 @@ def run_trial(search: Search, trial: Any, metric: str, log: Callable[[str], None
         log(f"trial {trial.number}: failed ({exc})")
         return "failed", None
     if outcome.metrics["best_epoch"]:  # a trial interrupted in its first epoch has no trained model to offer
-        search.keep(outcome.metrics["val"][metric], trial.number, outcome, config)
+        is_default = params == default_params(search.base.model, metric)
+        search.keep((outcome.metrics["val"][metric], trial.number, outcome, config), is_default)
     return {"pruned": "pruned", "interrupted": "interrupted"}.get(outcome.metrics["stopped_by"], "complete"), outcome
 
 
@@ -247,18 +276,19 @@ def autotune_fit(config: TrainConfig, prepare: Preparer, log: Callable[[str], No
     stopped_by = search_loop(search, make_study(config, pruner), max_trials, log)
     if search.best is None:  # interrupted before any trial had a model: nothing worth writing
         raise KeyboardInterrupt
-    value, number, outcome, chosen = search.best
+    (value, number, outcome, chosen), reason = choose(search.best, search.default,
+                                                      search.best[2].metrics["rows"]["val"])
     score_on_test(outcome, chosen, prepare(chosen))
     states = [r["state"] for r in search.records]
     summary = {"metric": config.autotune_metric, "budget_s": budget, "max_trials": max_trials,
                "trials": len(states), **{state: states.count(state) for state in
                                         ("complete", "pruned", "interrupted", "failed")},
                "best_trial": number, "best_model": chosen.model, f"best_val_{config.autotune_metric}": value,
-               "stopped_by": stopped_by,
-               "seconds": time.perf_counter() - started, "final_model": "the best trial's (no refit)"}
+               "top_trial": search.best[1], "chosen_by": reason, "stopped_by": stopped_by,
+               "seconds": time.perf_counter() - started, "final_model": "the chosen trial's (no refit)"}
     outcome.metrics["autotune"] = summary
     log(f"autotune: {len(states)} trials ({summary['pruned']} pruned) in {summary['seconds']:.1f}s, stopped by "
-        f"{stopped_by}; best trial {number}: val {config.autotune_metric} {value:.4f}")
+        f"{stopped_by}; kept trial {number} ({chosen.model}, val {config.autotune_metric} {value:.4f}), {reason}")
     return Tuned(outcome, chosen, search.records, summary)
 
 

@@ -149,8 +149,9 @@ class NGram(Classifier):
     Sparse rows: [0, vocab) words, then ``buckets`` rows per n-gram order. The NBSVM term (Wang & Manning
     2012) is a linear model over the n-grams with each feature scaled by its naive-Bayes log-count ratio
     ``nb_ratio`` (set by ``nb.init_from_naive_bayes``; ones otherwise): its weight is
-    ``sparse.weight * nb_ratio``, so n-grams with strong class evidence learn fastest. Export folds the
-    product into one table. The dense path embeds words only: n-gram embeddings made fastText worse on IMDB
+    ``sparse.weight * nb_ratio``, so n-grams with strong class evidence learn fastest; rows with a zero ratio
+    never move, so a fit trains only the others (``keep_rows_with_evidence``). Export folds the product into
+    one table of every hashed row. The dense path embeds words only: n-gram embeddings made fastText worse on IMDB
     here and would multiply the bundle size, while the sparse term gets the n-grams' evidence for one float.
 
     Words count once per review (NBSVM's binarized features: "the" 15 times is no evidence), while the
