@@ -14,7 +14,7 @@ from reviewclf.cli import main
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 # flags of the benchmark scripts the README shows
-OTHER_PROGRAMS = {"--repeat", "--data-dir", "--texts"}
+OTHER_PROGRAMS = {"--repeat", "--data-dir", "--texts", "--fasttext"}
 
 
 def options_of(command: click.Command) -> set[str]:
