@@ -180,11 +180,10 @@ class NGram(Classifier):
         # and the best-epoch copies hold one table, not two
         self.register_buffer("nb_ratio", torch.ones(self.n_rows, n_outputs), persistent=False)
         self.nb_folded = False
-        # Training-only (``keep_rows_with_evidence``): hashed row -> row of a compact sparse table (0: a row
-        # without naive-Bayes evidence, which can never move); ``kept_rows`` the hashed row of each compact one.
+        # Training-only (``keep_rows_with_evidence``; empty otherwise): hashed row -> row of the compact sparse
+        # table (0: a row without naive-Bayes evidence, which can never move), and the hashed row of each kept one.
         self.register_buffer("compact_row", torch.zeros(0, dtype=torch.int32), persistent=False)
         self.register_buffer("kept_rows", torch.zeros(0, dtype=torch.int64), persistent=False)
-        self.compacted = False
         # The sparse sum runs in float32 in training (fast on every device, and Apple's MPS has no float64)
         # and in float64 once prepared for export: a long review adds up about a thousand weights, and
         # float32 sums taken in a different order by torch and ONNX Runtime come close to the export check's
@@ -203,7 +202,7 @@ class NGram(Classifier):
         count = (ids != 0).sum(dim=1, keepdim=True).clamp(min=1).to(self.embedding.weight.dtype)
         mean = self.embedding(ids).sum(dim=1) / count
         features = self.sparse_features(ids)
-        if self.compacted:
+        if self.compact_row.numel() > 0:
             features = self.compact_row[features]
         terms = F.embedding(features, self.sparse.weight, padding_idx=0, sparse=self.sparse.sparse_gradients)
         if not self.nb_folded:
@@ -224,7 +223,7 @@ class NGram(Classifier):
         computes the same model, while the optimizer step, the gradient and every checkpoint copy cost the
         (often 10-50x) smaller table instead of all the hashed buckets. Export expands it back.
         """
-        if self.compacted or self.nb_folded:
+        if self.compact_row.numel() > 0 or self.nb_folded:
             return int(self.sparse.weight.shape[0])
         kept = torch.nonzero(self.nb_ratio.ne(0).any(dim=1)).flatten()
         kept = torch.cat([kept.new_zeros(1), kept[kept != 0]])  # compact row 0 stays the padding row
@@ -233,7 +232,6 @@ class NGram(Classifier):
         self.kept_rows = kept
         self.sparse.weight = nn.Parameter(self.sparse.weight[kept])
         self.nb_ratio = self.nb_ratio[kept]
-        self.compacted = True
         return len(kept)
 
     def prepare_for_export(self) -> None:
@@ -243,10 +241,10 @@ class NGram(Classifier):
         with torch.no_grad():
             if not self.nb_folded:
                 folded = self.sparse.weight * self.nb_ratio
-                if self.compacted:
+                if self.compact_row.numel() > 0:
                     full = folded.new_zeros(self.n_rows, self.n_outputs)
                     full[self.kept_rows] = folded
-                    folded, self.compacted = full, False
+                    folded = full
                     self.compact_row, self.kept_rows = self.compact_row[:0], self.kept_rows[:0]
                 self.sparse.weight = nn.Parameter(folded)
                 self.nb_ratio = torch.ones(1, self.n_outputs, device=folded.device)

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from .encoded_set import EncodedSet
     from .loop import Fit, Progress
 
-STATE_FORMAT = 1
+# 2: an ngram state holds the trained rows only (``NGram.keep_rows_with_evidence``), not the full table
+STATE_FORMAT = 2
 STATE_KEYS = ("format", "epoch", "data", "model", "optimizer", "scheduler", "early_stopping", "best", "history",
               "rng")
 
