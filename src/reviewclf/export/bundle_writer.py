@@ -42,7 +42,7 @@ from ..runtime.bundle import (
 )
 from ..runtime.encoding import TextEncoder
 from ..runtime.manifest import parse_manifest
-from ..runtime.predictor import Predictor, session_options
+from ..runtime.predictor import Predictor, onnx_runner
 from ..training.rundir import RunDir
 from .equivalence import BATCH_SIZES, edge_cases, verify_predictor
 from .graph import ProbabilityModel, eager_runner
@@ -110,12 +110,7 @@ def staged_predictor(out: Path, manifest: dict[str, Any], files: dict[str, bytes
     Runtime loaded from ``model``'s bytes, the same options and checks as ``Predictor.load``."""
     parse_manifest(out, json.dumps(manifest).encode("utf-8"))  # the schema every reader will check
     bundle = Bundle(out, manifest, {name: partial(io.BytesIO, data) for name, data in files.items()})
-    try:
-        session = onnxruntime.InferenceSession(bundle.read(model), sess_options=session_options(None),
-                                               providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise ReviewclfError(f"{out}: ONNX Runtime cannot load the exported {model}: {exc}") from None
-    return Predictor(bundle, lambda ids: session.run(None, {INPUT_NAME: ids})[0])
+    return Predictor(bundle, onnx_runner(bundle.read(model), None, f"{out}: the exported {model}"))
 
 
 def verify_export(out: Path, manifest: dict[str, Any], files: dict[str, bytes], model: ProbabilityModel,

@@ -90,17 +90,19 @@ def session_options(threads: int | None) -> ort.SessionOptions:
     return options
 
 
-def onnx_session(bundle: Bundle, name: str, threads: int | None) -> ort.InferenceSession:
-    """The bundle's ONNX model in a session; the file is checksummed first, so a damaged one is refused before
-    ONNX Runtime sees it."""
-    model = bundle.read_or_path(name)
+def onnx_runner(model: bytes | str, threads: int | None, what: str) -> IdsRunner:
+    """An ONNX model (bytes, or a path) in an ONNX Runtime session, as an ids -> probabilities function;
+    ``what`` names it in the error when ONNX Runtime refuses it. Callers pass a checksummed model."""
     try:
-        return ort.InferenceSession(model, sess_options=session_options(threads), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(model, sess_options=session_options(threads),
+                                       providers=["CPUExecutionProvider"])
     except Exception as exc:
-        raise ReviewclfError(f"{bundle.path}: ONNX Runtime cannot load {name}: {exc}") from None
+        raise ReviewclfError(f"{what}: ONNX Runtime cannot load it: {exc}") from None
+    return lambda ids: session.run(None, {INPUT_NAME: ids})[0]
 
 
 def bundle_encoder(bundle: Bundle) -> TextEncoder:
+    """The bundle's tokenizer.json as the ``TextEncoder`` training used."""
     return TextEncoder.from_str(bundle.read(TOKENIZER).decode("utf-8"))
 
 
@@ -203,13 +205,16 @@ class Predictor:
         name = ONNX_INT8_MODEL if int8 else ONNX_MODEL
         if name not in bundle.names:
             raise ReviewclfError(f"{bundle.path}: bundle has no {name} (export it with --quantize)")
+        def checked_runner() -> IdsRunner:  # checksummed here: a damaged file is refused before ORT sees it
+            return onnx_runner(bundle.read_or_path(name), threads, f"{bundle.path}: {name}")
+
         # hashing and ONNX Runtime's load release the GIL: the session is built on a second core while this
         # thread parses the tokenizer, so start-up takes the longer of the two, not their sum
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reviewclf-load") as loading:
-            building = loading.submit(onnx_session, bundle, name, threads)
+            building = loading.submit(checked_runner)
             encoder = bundle_encoder(bundle)
-            session = building.result()
-        return cls(bundle, lambda ids: session.run(None, {INPUT_NAME: ids})[0], encoder)
+            run = building.result()
+        return cls(bundle, run, encoder)
 
     @property
     def max_length(self) -> int | None:
