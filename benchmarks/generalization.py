@@ -136,7 +136,8 @@ def run_reviewclf(name: str, split: Split, args: argparse.Namespace) -> dict[str
     from reviewclf.training.run import fit_once
 
     kind, overrides = parse_variant(name)
-    config = TrainConfig(model=kind, seed=SEED, device="cpu", epochs=args.epochs, **overrides)
+    # a variant may set the seed too (a second seed measures the noise of a setting)
+    config = TrainConfig(**{"model": kind, "seed": SEED, "device": "cpu", "epochs": args.epochs, **overrides})
     outcome, seconds = timed(fit_once, config, *split.train, *split.val, *split.test, lambda _: None)
     return {**report_scores(outcome.metrics["test"]), "train_s": seconds,
             "extra": {"epochs_run": outcome.metrics["epochs_run"], "best_epoch": outcome.metrics["best_epoch"]}}
