@@ -22,12 +22,12 @@ BATCH = 1024
 def presence_counts(model: NGram, data: EncodedSet, n_classes: int) -> torch.Tensor:
     """``[n_rows, n_classes]``: in how many documents of each class every n-gram id occurs."""
     counts = torch.zeros(model.n_rows, n_classes, device=data.device)
+    flat = counts.view(-1)  # (n-gram, class) pairs counted on the flat view: scatter_add runs in parallel there
     for index in data.passes(BATCH):
         ids, targets = data.batch(index)
         grams = distinct_ids(model.sparse_features(ids))  # presence: every n-gram once per document
-        keep = grams != 0
-        rows = targets.unsqueeze(1).expand_as(grams)[keep]
-        counts.index_put_((grams[keep], rows), torch.ones_like(rows, dtype=counts.dtype), accumulate=True)
+        pairs = (grams * n_classes + targets.unsqueeze(1))[grams != 0]
+        flat.scatter_add_(0, pairs, torch.ones(len(pairs), device=flat.device))
     return counts
 
 
@@ -42,12 +42,16 @@ def init_from_naive_bayes(model: NGram, data: EncodedSet, smoothing: float, prio
     fast the model memorizes the training sample's rare phrases.
     """
     n_classes = max(model.n_outputs, 2)
-    counts = presence_counts(model, data, n_classes) + smoothing
-    totals = counts.sum(dim=0, keepdim=True)
-    rest = counts.sum(dim=1, keepdim=True) - counts
-    ratio = torch.log(counts / totals) - torch.log(rest / (totals.sum() - totals))
-    ratio[0] = 0.0  # padding carries no evidence
-    ratio[(counts.sum(dim=1) - n_classes * smoothing) < MIN_DOCUMENTS] = 0.0
+    counts = presence_counts(model, data, n_classes)
+    # every row gets the pseudo-documents, so they count in the class totals; the ratios themselves are taken
+    # only where there is evidence (most hashed rows hold none), not over the whole table
+    totals = counts.sum(dim=0, keepdim=True) + smoothing * model.n_rows
+    evident = torch.nonzero(counts.sum(dim=1) >= MIN_DOCUMENTS).flatten()
+    evident = evident[evident != 0]  # padding carries no evidence
+    smoothed = counts[evident] + smoothing
+    rest = smoothed.sum(dim=1, keepdim=True) - smoothed
+    ratio = torch.zeros_like(counts)
+    ratio[evident] = torch.log(smoothed / totals) - torch.log(rest / (totals.sum() - totals))
     docs = torch.bincount(data.targets, minlength=n_classes).float().clamp(min=1.0)
     log_odds = torch.log(docs / (docs.sum() - docs))
     if model.n_outputs == 1:
