@@ -40,9 +40,10 @@ from common import DATA, markdown_table  # noqa: E402
 from tokenizers import Regex, Tokenizer, pre_tokenizers  # noqa: E402
 
 from reviewclf.io.labeled import read_labeled, read_many  # noqa: E402
+from reviewclf.runtime.batching import DEFAULT_BATCH_SIZE, SORT_WINDOW_BATCHES  # noqa: E402
 from reviewclf.runtime.bundle import TOKENIZER, load_bundle  # noqa: E402
 from reviewclf.runtime.encoding import TextEncoder  # noqa: E402
-from reviewclf.runtime.predictor import DEFAULT_BATCH_SIZE, SORT_WINDOW_BATCHES, Predictor  # noqa: E402
+from reviewclf.runtime.predictor import Predictor  # noqa: E402
 
 # ``--corpora`` encodes a corpus in the Predictor's windows, so a whole corpus of results is never alive at once.
 WINDOW = DEFAULT_BATCH_SIZE * SORT_WINDOW_BATCHES

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from .errors import ReviewclfError
-from .runtime.predictor import DEFAULT_BATCH_SIZE, Predictor
+from .runtime.batching import DEFAULT_BATCH_SIZE
+from .runtime.predictor import Predictor
 
 WORKER_THREADS = 1
 _LOADED: dict[tuple[str, bool, int | None], Predictor] = {}

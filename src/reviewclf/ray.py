@@ -19,7 +19,7 @@ from typing import Any
 from .engines import WORKER_THREADS, ScoringSpec, plain_errors, result_names, score_groups, worker_predictor
 from .extras import require
 from .io.records import TEXT_COLUMNS, require_column
-from .runtime.predictor import DEFAULT_BATCH_SIZE
+from .runtime.batching import DEFAULT_BATCH_SIZE
 
 FEATURE = "reviewclf.ray"
 

@@ -25,8 +25,9 @@ from typing import Any
 from .engines import WORKER_THREADS, ScoringSpec, result_names, score_groups, worker_predictor
 from .errors import ReviewclfError
 from .extras import require
+from .runtime.batching import DEFAULT_BATCH_SIZE
 from .runtime.bundle import ONNX_INT8_MODEL, load_bundle
-from .runtime.predictor import DEFAULT_BATCH_SIZE, Decision
+from .runtime.predictor import Decision
 
 FEATURE = "reviewclf.spark"
 

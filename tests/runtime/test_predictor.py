@@ -10,21 +10,9 @@ import numpy as np
 import pytest
 
 from reviewclf.errors import ReviewclfError
-from reviewclf.runtime import predictor as predictor_module
-from reviewclf.runtime.predictor import SORT_WINDOW_BATCHES, TOKENS_PER_BATCH, Predictor, token_budget_batches
-
-
-@pytest.mark.parametrize("batch_size", [1, 7, 256])
-def test_token_budget_batches_cover_every_row_within_both_budgets(batch_size: int) -> None:
-    lengths = np.sort(np.random.default_rng(0).integers(0, 3 * 4096, 3000))
-    batches = token_budget_batches(lengths, batch_size)
-    assert [i for s in batches for i in range(s.start, s.stop)] == list(range(len(lengths)))
-    for s in batches:
-        rows = s.stop - s.start
-        assert rows <= batch_size
-        assert rows == 1 or rows * lengths[s.stop - 1] <= TOKENS_PER_BATCH
-        if s.stop < len(lengths):  # greedy: the next row would break one of the budgets
-            assert rows == batch_size or (rows + 1) * lengths[s.stop] > TOKENS_PER_BATCH
+from reviewclf.runtime import batching
+from reviewclf.runtime.batching import SORT_WINDOW_BATCHES
+from reviewclf.runtime.predictor import Predictor
 
 
 def test_long_reviews_are_batched_smaller_with_the_same_results(demo_bundle: Path) -> None:
@@ -93,7 +81,7 @@ def test_windows_are_cut_by_characters_too_with_the_same_results(demo_bundle: Pa
     predictor = Predictor.load(demo_bundle)
     texts = [("great food " * (k % 50)).strip() for k in range(1500)]
     whole = predictor.predict_proba(texts, batch_size=64)
-    monkeypatch.setattr(predictor_module, "WINDOW_CHARS", 2000)
+    monkeypatch.setattr(batching, "WINDOW_CHARS", 2000)
     windows = list(predictor._iter_proba([texts[:700], texts[700:]], batch_size=64))
     assert max(len(w) for w in windows) < 64 * SORT_WINDOW_BATCHES  # the character cap cut them, not the count
     assert sum(len(w) for w in windows) == len(texts)

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import ReviewclfError
 from ..io.prediction_io import INPUT_FORMATS, OUTPUT_FORMATS, PARQUET, InputReader
+from ..runtime.batching import DEFAULT_BATCH_SIZE
 from .options import data_options
 
 BACKENDS = ("onnxruntime", "torchscript")
@@ -86,7 +87,8 @@ def _report_counts(reader: InputReader, writer: Any) -> None:
               help="Binary models: P(positive label) needed to choose it (default: the bundle's).")
 @click.option("--top-k", "k", type=click.IntRange(min=0), default=0,
               help="Add the K most probable labels: label_1, probability_1, ... (JSONL: 'top_k').")
-@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE, show_default=True,
+              help="Texts per ONNX Runtime call at most (fewer when they are long).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads (default: all cores).")
 @click.option("--int8", is_flag=True, help="Use the bundle's int8-quantized ONNX model.")
 @click.option("--backend", type=click.Choice(BACKENDS), default="onnxruntime", show_default=True,
@@ -147,7 +149,8 @@ def _writer(output: str | None, inputs: tuple[str, ...], fmt: str, labels: list[
 @data_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--threshold", type=float, default=None, help="Binary models: decision threshold to evaluate.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE, show_default=True,
+              help="Texts per ONNX Runtime call at most (fewer when they are long).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads (default: all cores).")
 @click.option("--int8", is_flag=True, help="Evaluate the bundle's int8-quantized ONNX model.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default=None,

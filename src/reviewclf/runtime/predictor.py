@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import os
-from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,19 +26,9 @@ import numpy as np
 import onnxruntime as ort
 
 from ..errors import OptionError, ReviewclfError
+from .batching import DEFAULT_BATCH_SIZE, SORT_WINDOW_BATCHES, text_windows, token_budget_batches
 from .bundle import INPUT_NAME, ONNX_INT8_MODEL, ONNX_MODEL, TOKENIZER, Bundle, load_bundle
 from .encoding import TextEncoder
-
-DEFAULT_BATCH_SIZE = 256
-# A batch also holds at most this many token slots (rows x longest row), so a batch of long reviews is cut
-# smaller: ONNX Runtime's working memory follows the batch shape, and long inputs must not grow it.
-TOKENS_PER_BATCH = 1 << 16
-# Texts are sorted by length inside a window of at most this many batches and ``WINDOW_CHARS`` characters, so
-# a batch holds texts of similar length and little padding is computed; results still come back in input
-# order. The character cap keeps a window of long reviews (and the memory it holds) as small as one of
-# sentences.
-SORT_WINDOW_BATCHES = 8
-WINDOW_CHARS = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -104,44 +93,6 @@ def onnx_runner(model: bytes | str, threads: int | None, what: str) -> IdsRunner
 def bundle_encoder(bundle: Bundle) -> TextEncoder:
     """The bundle's tokenizer.json as the ``TextEncoder`` training used."""
     return TextEncoder.from_str(bundle.read(TOKENIZER).decode("utf-8"))
-
-
-def token_budget_batches(sorted_lengths: np.ndarray, batch_size: int) -> list[slice]:
-    """Cut rows sorted by length into consecutive batches of at most ``batch_size`` rows and at most
-    ``TOKENS_PER_BATCH`` token slots (a single longer row still gets a batch of its own).
-
-    Rows are sorted ascending, so a batch's slots (rows x its last row's length) grow with each row added
-    and one ``searchsorted`` per batch finds where it must end.
-    """
-    lengths = np.maximum(np.asarray(sorted_lengths, dtype=np.int64), 1)
-    batches, start = [], 0
-    while start < len(lengths):
-        candidates = lengths[start : start + batch_size]
-        slots = np.arange(1, len(candidates) + 1) * candidates
-        size = max(int(np.searchsorted(slots, TOKENS_PER_BATCH, side="right")), 1)
-        batches.append(slice(start, start + size))
-        start += size
-    return batches
-
-
-def _windows(groups: Iterable[Sequence[str]], max_texts: int) -> Iterator[list[str]]:
-    """Consecutive lists of at most ``max_texts`` texts and about ``WINDOW_CHARS`` characters (a window ends
-    with the text that reaches the cap), cut from groups of texts by slicing, not a step per text."""
-    window: list[str] = []
-    chars = 0
-    for group in groups:
-        start = 0
-        while start < len(group):
-            take = group[start : start + max_texts - len(window)]
-            reached = list(itertools.accumulate(map(len, take), initial=chars))[1:]
-            cut = min(bisect_left(reached, WINDOW_CHARS) + 1, len(take))
-            window.extend(take[:cut])
-            chars, start = reached[cut - 1], start + cut
-            if len(window) == max_texts or chars >= WINDOW_CHARS:
-                yield window
-                window, chars = [], 0
-    if window:
-        yield window
 
 
 @dataclass
@@ -238,7 +189,7 @@ class Predictor:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reviewclf-tokenize") as tokenizing, \
                 ThreadPoolExecutor(max_workers=1, thread_name_prefix="reviewclf-score") as scoring:
             in_flight: deque[Future[np.ndarray]] = deque()
-            for window in _windows(groups, batch_size * SORT_WINDOW_BATCHES):
+            for window in text_windows(groups, batch_size * SORT_WINDOW_BATCHES):
                 encoded = tokenizing.submit(self._encode_window, window, batch_size)
                 in_flight.append(scoring.submit(self._score_window, encoded))
                 if len(in_flight) == 2:
