@@ -106,7 +106,9 @@ def predict(bundle: str, inputs: tuple[str, ...], output: str | None, output_for
     belongs to input line N. CSV/TSV/JSONL inputs carry their other columns (e.g. an id) to the output.
     """
     from ..io.prediction_io import output_format_of
+    from .allocator import reuse_freed_memory
 
+    reuse_freed_memory()
     fmt = output_format or output_format_of(output)
     reader = InputReader(list(inputs), input_format=input_format, text_column=text_column, encoding=encoding,
                          on_error=on_error, include_text=include_text)
@@ -162,7 +164,9 @@ def evaluate(bundle: str, data: tuple[str, ...], format_: str | None, text_colum
     from ..io.label_map import parse_label_map
     from ..io.labeled import read_many
     from ..metrics import classification_report, format_report
+    from .allocator import reuse_freed_memory
 
+    reuse_freed_memory()
     labeled = read_many(list(data), format=format_, text_column=text_column, label_column=label_column,
                         label_map=parse_label_map(label_map) if label_map else None, encoding=encoding,
                         on_error=on_error)

@@ -1,0 +1,39 @@
+"""The CLI's allocator setting: freed numpy temporaries are reused, not faulted in again for every window."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+# What scoring does: a worker thread allocates a window's temporaries of a few MB (sizes differ from window
+# to window) and frees them, window after window.
+CHURN = """
+import resource, sys
+from concurrent.futures import ThreadPoolExecutor
+import numpy as np
+if sys.argv[1] == "on":
+    from reviewclf.cli.allocator import reuse_freed_memory
+    reuse_freed_memory()
+def window(k):
+    parts = [np.ones((1 << 18) + 512 * ((k * 7 + j) % 50)) for j in range(4)]
+    return sum(float(p[0]) for p in parts)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+with ThreadPoolExecutor(1) as pool:
+    list(pool.map(window, range(40)))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+PAGES_PER_WINDOW = 4 * (1 << 18) * 8 // 4096
+
+
+def page_faults(setting: str) -> int:
+    out = subprocess.run([sys.executable, "-c", CHURN, setting], capture_output=True, text=True, check=True)
+    return int(out.stdout)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a glibc setting; elsewhere the call does nothing")
+def test_freed_blocks_are_reused_instead_of_faulted_in_again() -> None:
+    without, with_setting = page_faults("off"), page_faults("on")
+    assert without > 20 * PAGES_PER_WINDOW  # every window's arrays come back from the kernel as fresh pages
+    assert with_setting < 4 * PAGES_PER_WINDOW  # the first windows are faulted in, the others reuse them
