@@ -39,6 +39,7 @@ from common import (
     write_json,
 )
 
+from reviewclf.cli.allocator import reuse_freed_memory
 from reviewclf.io.labeled import read_labeled
 from reviewclf.training.config import TrainConfig
 from reviewclf.training.loop import resolve_device
@@ -168,6 +169,7 @@ def print_table(rows: list[dict], args: argparse.Namespace) -> None:
 
 def main() -> None:
     args = parse_args()
+    reuse_freed_memory()  # as `reviewclf train` does: this process is a training run too
     if args.threads:
         torch.set_num_threads(args.threads)
     device = device_name(args.device)

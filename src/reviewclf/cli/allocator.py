@@ -15,9 +15,9 @@ KEEP_FREE_TOP = 256 << 20
 def reuse_freed_memory() -> None:
     """Have glibc keep freed blocks for reuse rather than hand them back to the kernel.
 
-    Scoring allocates the same few-MB numpy temporaries for every window; returned to the kernel, each one came
-    back as fresh pages to fault in and zero, window after window (benchmarks/results/predict.md). Elsewhere
-    than glibc on Linux this does nothing.
+    Scoring allocates the same few-MB numpy temporaries for every window, training the same tensors for every
+    batch; returned to the kernel, each came back as fresh pages to fault in and zero, again and again
+    (benchmarks/results/predict.md, train_imdb.md). Elsewhere than glibc on Linux this does nothing.
     """
     if not sys.platform.startswith("linux"):
         return

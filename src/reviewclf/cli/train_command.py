@@ -109,7 +109,9 @@ def train(ctx: click.Context, data: tuple[str, ...], format_: str | None, force:
     """Train a classifier on DATA (review files; none: the embedded demo sentences)."""
     from ..training.augment import parse_augment
     from ..training.run import train_run
+    from .allocator import reuse_freed_memory
 
+    reuse_freed_memory()  # every training batch's tensors, as every scoring window's arrays
     if resume is not None:
         resume_command(ctx, resume, options["epochs"])
         return
