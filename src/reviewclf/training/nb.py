@@ -49,12 +49,13 @@ def init_from_naive_bayes(model: NGram, data: EncodedSet, smoothing: float, prio
     evident = torch.nonzero(counts.sum(dim=1) >= MIN_DOCUMENTS).flatten()
     evident = evident[evident != 0]  # padding carries no evidence
     smoothed = counts[evident] + smoothing
+    del counts  # the whole-table counts are done with: the ratios go straight into the model's buffer
     rest = smoothed.sum(dim=1, keepdim=True) - smoothed
-    ratio = torch.zeros_like(counts)
-    ratio[evident] = torch.log(smoothed / totals) - torch.log(rest / (totals.sum() - totals))
+    ratio = torch.log(smoothed / totals) - torch.log(rest / (totals.sum() - totals))
     docs = torch.bincount(data.targets, minlength=n_classes).float().clamp(min=1.0)
     log_odds = torch.log(docs / (docs.sum() - docs))
     if model.n_outputs == 1:
         ratio, log_odds = ratio[:, 1:2], log_odds[1:2]
-    model.nb_ratio.copy_(ratio)
+    model.nb_ratio.zero_()
+    model.nb_ratio[evident] = ratio
     model.sparse.bias.copy_(log_odds if prior else torch.zeros_like(log_odds))
