@@ -39,7 +39,7 @@ from common import (
     write_json,
 )
 
-from reviewclf.cli.allocator import reuse_freed_memory
+from reviewclf.allocator import reuse_freed_memory
 from reviewclf.io.labeled import read_labeled
 from reviewclf.training.config import TrainConfig
 from reviewclf.training.loop import resolve_device

@@ -105,8 +105,8 @@ def predict(bundle: str, inputs: tuple[str, ...], output: str | None, output_for
     Plain-text input is one review per line; blank lines are scored as empty reviews, so output row N
     belongs to input line N. CSV/TSV/JSONL inputs carry their other columns (e.g. an id) to the output.
     """
+    from ..allocator import reuse_freed_memory
     from ..io.prediction_io import output_format_of
-    from .allocator import reuse_freed_memory
 
     reuse_freed_memory()
     fmt = output_format or output_format_of(output)
@@ -161,10 +161,10 @@ def evaluate(bundle: str, data: tuple[str, ...], format_: str | None, text_colum
              label_column: str | None, label_map: str | None, encoding: str, on_error: str, as_json: bool,
              threshold: float | None, batch_size: int, threads: int | None, int8: bool, split: str | None) -> None:
     """Measure BUNDLE on labeled DATA files (read as `train` reads them): accuracy, per-label F1, confusion."""
+    from ..allocator import reuse_freed_memory
     from ..io.label_map import parse_label_map
     from ..io.labeled import read_many
     from ..metrics import classification_report, format_report
-    from .allocator import reuse_freed_memory
 
     reuse_freed_memory()
     labeled = read_many(list(data), format=format_, text_column=text_column, label_column=label_column,

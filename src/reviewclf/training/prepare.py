@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..allocator import give_back_freed_memory
 from ..errors import ReviewclfError
 from ..io.atomic import replace_path, staging_dir
 from ..runtime.encoding import TextEncoder
@@ -72,6 +73,7 @@ def build_store(folder: Path, config: TrainConfig, split: SplitTexts, log: Calla
     (folder / "tokenizer.json").write_text(encoder.to_str(), encoding="utf-8")
     meta = {"labels": labels, "heldout": heldout, "rows": {name: len(split.parts[name]) for name in SPLITS}}
     (folder / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    give_back_freed_memory()
 
 
 def open_store(folder: Path, config: TrainConfig, keep: Any = None) -> Prepared:

@@ -14,7 +14,7 @@ import resource, sys
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 if sys.argv[1] == "on":
-    from reviewclf.cli.allocator import reuse_freed_memory
+    from reviewclf.allocator import reuse_freed_memory
     reuse_freed_memory()
 def window(k):
     parts = [np.ones((1 << 18) + 512 * ((k * 7 + j) % 50)) for j in range(4)]
