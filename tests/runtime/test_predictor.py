@@ -1,4 +1,5 @@
-"""The Predictor's batching: row and token budgets, input order, and independence from the batch size."""
+"""The Predictor over batches and windows: long reviews batched smaller, input order, and results independent
+of the batch size and the window cut."""
 
 from __future__ import annotations
 

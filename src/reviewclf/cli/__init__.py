@@ -104,6 +104,9 @@ def _flag_of(ctx: click.Context, param: str) -> str:
 @click.version_option(__version__, prog_name="reviewclf")
 def main() -> None:
     """Train a review-sentiment classifier, export it as one portable bundle, and serve predictions."""
+    from ..allocator import reuse_freed_memory
+
+    reuse_freed_memory()  # this process is the CLI's own: every command reuses its freed blocks
 
 
 def _register() -> None:

@@ -22,6 +22,9 @@ from ..runtime.batching import DEFAULT_BATCH_SIZE
 from .options import data_options
 
 BACKENDS = ("onnxruntime", "torchscript")
+# one definition for both commands: rows per ONNX Runtime call
+batch_size_option = click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE,
+                                 show_default=True, help="Texts per ONNX Runtime call at most (fewer when long).")
 TORCH_HINT = "the torchscript backend needs torch: pip install 'reviewclf[train]'"
 
 
@@ -87,8 +90,7 @@ def _report_counts(reader: InputReader, writer: Any) -> None:
               help="Binary models: P(positive label) needed to choose it (default: the bundle's).")
 @click.option("--top-k", "k", type=click.IntRange(min=0), default=0,
               help="Add the K most probable labels: label_1, probability_1, ... (JSONL: 'top_k').")
-@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE, show_default=True,
-              help="Texts per ONNX Runtime call at most (fewer when they are long).")
+@batch_size_option
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads (default: all cores).")
 @click.option("--int8", is_flag=True, help="Use the bundle's int8-quantized ONNX model.")
 @click.option("--backend", type=click.Choice(BACKENDS), default="onnxruntime", show_default=True,
@@ -105,10 +107,8 @@ def predict(bundle: str, inputs: tuple[str, ...], output: str | None, output_for
     Plain-text input is one review per line; blank lines are scored as empty reviews, so output row N
     belongs to input line N. CSV/TSV/JSONL inputs carry their other columns (e.g. an id) to the output.
     """
-    from ..allocator import reuse_freed_memory
     from ..io.prediction_io import output_format_of
 
-    reuse_freed_memory()
     fmt = output_format or output_format_of(output)
     reader = InputReader(list(inputs), input_format=input_format, text_column=text_column, encoding=encoding,
                          on_error=on_error, include_text=include_text)
@@ -151,8 +151,7 @@ def _writer(output: str | None, inputs: tuple[str, ...], fmt: str, labels: list[
 @data_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--threshold", type=float, default=None, help="Binary models: decision threshold to evaluate.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE, show_default=True,
-              help="Texts per ONNX Runtime call at most (fewer when they are long).")
+@batch_size_option
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads (default: all cores).")
 @click.option("--int8", is_flag=True, help="Evaluate the bundle's int8-quantized ONNX model.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default=None,
@@ -161,12 +160,10 @@ def evaluate(bundle: str, data: tuple[str, ...], format_: str | None, text_colum
              label_column: str | None, label_map: str | None, encoding: str, on_error: str, as_json: bool,
              threshold: float | None, batch_size: int, threads: int | None, int8: bool, split: str | None) -> None:
     """Measure BUNDLE on labeled DATA files (read as `train` reads them): accuracy, per-label F1, confusion."""
-    from ..allocator import reuse_freed_memory
     from ..io.label_map import parse_label_map
     from ..io.labeled import read_many
     from ..metrics import classification_report, format_report
 
-    reuse_freed_memory()
     labeled = read_many(list(data), format=format_, text_column=text_column, label_column=label_column,
                         label_map=parse_label_map(label_map) if label_map else None, encoding=encoding,
                         on_error=on_error)

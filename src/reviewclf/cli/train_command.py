@@ -107,11 +107,9 @@ def resume_command(ctx: click.Context, run: str, epochs: int) -> None:
 def train(ctx: click.Context, data: tuple[str, ...], format_: str | None, force: bool, augment: str | None,
           compile_: bool, test_data: tuple[str, ...], resume: str | None, **options: Any) -> None:
     """Train a classifier on DATA (review files; none: the embedded demo sentences)."""
-    from ..allocator import reuse_freed_memory
     from ..training.augment import parse_augment
     from ..training.run import train_run
 
-    reuse_freed_memory()  # every training batch's tensors, as every scoring window's arrays
     if resume is not None:
         resume_command(ctx, resume, options["epochs"])
         return
