@@ -296,6 +296,25 @@ def test_naive_bayes_smoothing_shrinks_rare_ngrams_more_than_common_ones():
     assert ratios[10.0][rare] / ratios[1.0][rare] < ratios[10.0][common] / ratios[1.0][common]
 
 
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_naive_bayes_ratios_taken_block_by_block_are_those_of_one_block(monkeypatch, n_outputs):
+    """Blocks of 7 rows cut the words and every n-gram table mid-way: the same ratios, bit for bit."""
+    from reviewclf.training import nb
+
+    data = tiny_set()
+    if n_outputs > 1:
+        data.targets[:3] = 2
+    ratios = []
+    for rows in (1 << 20, 7):
+        monkeypatch.setattr(nb, "RATIO_BLOCK_ROWS", rows)
+        model = NGram(vocab_size=10, n_outputs=n_outputs, dim=4, ngrams=3, buckets=64, dropout=0.0)
+        init_from_naive_bayes(model, data, smoothing=1.0)
+        ratios.append(model.nb_ratio.detach().clone())
+    assert torch.count_nonzero(ratios[0][10:]) > 0  # hashed n-grams carry evidence too, not only words
+    assert torch.equal(ratios[0], ratios[1])
+    assert torch.all(ratios[1][0] == 0)  # padding, in the first block only
+
+
 def test_export_folding_keeps_the_ngram_outputs():
     model = NGram(vocab_size=30, n_outputs=1, dim=4, ngrams=3, buckets=64, dropout=0.0).eval()
     with torch.no_grad():

@@ -299,6 +299,11 @@ def train_model(
         stopped_by = "interrupted"
         log("interrupted: keeping the best checkpoint so far")
     use_sparse_gradients(model, False)
+    # the gradients and the optimizer's moments are done with: freed before the best weights are copied back,
+    # so that restoring them does not add to the fit's peak memory
+    model.zero_grad(set_to_none=True)
+    fit.gradients.buffers.clear()
+    fit.optimizer.state.clear()
     best = progress.best
     if best.state is None:  # interrupted before the first validation: keep what there is
         best.save(model, 0)

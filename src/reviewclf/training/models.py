@@ -181,9 +181,8 @@ class NGram(Classifier):
         self.register_buffer("nb_ratio", torch.ones(self.n_rows, n_outputs), persistent=False)
         self.nb_folded = False
         # Training-only (``keep_rows_with_evidence``; empty otherwise): hashed row -> row of the compact sparse
-        # table (0: a row without naive-Bayes evidence, which can never move), and the hashed row of each kept one.
+        # table (0: a row without naive-Bayes evidence, which can never move, and padding)
         self.register_buffer("compact_row", torch.zeros(0, dtype=torch.int32), persistent=False)
-        self.register_buffer("kept_rows", torch.zeros(0, dtype=torch.int64), persistent=False)
         # The sparse sum runs in float32 in training (fast on every device, and Apple's MPS has no float64)
         # and in float64 once prepared for export: a long review adds up about a thousand weights, and
         # float32 sums taken in a different order by torch and ONNX Runtime come close to the export check's
@@ -229,7 +228,6 @@ class NGram(Classifier):
         kept = torch.cat([kept.new_zeros(1), kept[kept != 0]])  # compact row 0 stays the padding row
         self.compact_row = torch.zeros(self.n_rows, dtype=torch.int32, device=kept.device)
         self.compact_row[kept] = torch.arange(len(kept), dtype=torch.int32, device=kept.device)
-        self.kept_rows = kept
         self.sparse.weight = nn.Parameter(self.sparse.weight[kept])
         self.nb_ratio = self.nb_ratio[kept]
         return len(kept)
@@ -242,10 +240,11 @@ class NGram(Classifier):
             if not self.nb_folded:
                 folded = self.sparse.weight * self.nb_ratio
                 if self.compact_row.numel() > 0:
-                    full = folded.new_zeros(self.n_rows, self.n_outputs)
-                    full[self.kept_rows] = folded
-                    folded = full
-                    self.compact_row, self.kept_rows = self.compact_row[:0], self.kept_rows[:0]
+                    # every hashed row takes its compact row's weight; those without evidence map to compact row
+                    # 0, which is zeroed (no kept list: it would cost 8 bytes a trained row all through training)
+                    folded[0] = 0.0
+                    folded = folded.index_select(0, self.compact_row)
+                    self.compact_row = self.compact_row[:0]
                 self.sparse.weight = nn.Parameter(folded)
                 self.nb_ratio = torch.ones(1, self.n_outputs, device=folded.device)
                 self.nb_folded = True

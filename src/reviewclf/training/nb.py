@@ -16,6 +16,7 @@ from .models import NGram, distinct_ids
 # because a higher cut-off starts to cost accuracy on short texts (SST-2).
 MIN_DOCUMENTS = 3
 BATCH = 1024
+RATIO_BLOCK_ROWS = 1 << 18
 
 
 @torch.no_grad()
@@ -43,19 +44,25 @@ def init_from_naive_bayes(model: NGram, data: EncodedSet, smoothing: float, prio
     """
     n_classes = max(model.n_outputs, 2)
     counts = presence_counts(model, data, n_classes)
-    # every row gets the pseudo-documents, so they count in the class totals; the ratios themselves are taken
-    # only where there is evidence (most hashed rows hold none), not over the whole table
+    # every row gets the pseudo-documents, so they count in the class totals
     totals = counts.sum(dim=0, keepdim=True) + smoothing * model.n_rows
-    evident = torch.nonzero(counts.sum(dim=1) >= MIN_DOCUMENTS).flatten()
-    evident = evident[evident != 0]  # padding carries no evidence
-    smoothed = counts[evident] + smoothing
-    del counts  # the whole-table counts are done with: the ratios go straight into the model's buffer
-    rest = smoothed.sum(dim=1, keepdim=True) - smoothed
-    ratio = torch.log(smoothed / totals) - torch.log(rest / (totals.sum() - totals))
+    others = totals.sum() - totals
+    columns = slice(1, 2) if model.n_outputs == 1 else slice(None)
+    model.nb_ratio.zero_()
+    # the ratios are taken only where there is evidence (most hashed rows hold none), a block of rows at a time:
+    # their temporaries, several per evident row, would otherwise grow with the data and set a large run's peak
+    for start in range(0, model.n_rows, RATIO_BLOCK_ROWS):
+        block = counts[start : start + RATIO_BLOCK_ROWS]
+        evident = torch.nonzero(block.sum(dim=1) >= MIN_DOCUMENTS).flatten()
+        if start == 0:
+            evident = evident[evident != 0]  # padding carries no evidence
+        smoothed = block[evident] + smoothing
+        rest = smoothed.sum(dim=1, keepdim=True) - smoothed
+        ratio = torch.log(smoothed / totals) - torch.log(rest / others)
+        model.nb_ratio[start + evident] = ratio[:, columns]
+    del counts
     docs = torch.bincount(data.targets, minlength=n_classes).float().clamp(min=1.0)
     log_odds = torch.log(docs / (docs.sum() - docs))
     if model.n_outputs == 1:
-        ratio, log_odds = ratio[:, 1:2], log_odds[1:2]
-    model.nb_ratio.zero_()
-    model.nb_ratio[evident] = ratio
+        log_odds = log_odds[1:2]
     model.sparse.bias.copy_(log_odds if prior else torch.zeros_like(log_odds))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
 
@@ -44,4 +42,4 @@ class BestCheckpoint:
 
     def restore(self, model: nn.Module) -> None:
         if self.state is not None:
-            model.load_state_dict(copy.deepcopy(self.state))
+            model.load_state_dict(self.state)  # copies the values into the model's own tensors
