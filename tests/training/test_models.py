@@ -354,11 +354,15 @@ def nb_initialized_pair(n_outputs: int) -> tuple[NGram, NGram, EncodedSet]:
     return models[0], models[1], data
 
 
+@pytest.mark.parametrize("sparse_gradients", [False, True])
 @pytest.mark.parametrize("n_outputs", [1, 3])
-def test_training_only_the_rows_with_evidence_trains_the_same_model(n_outputs):
+def test_training_only_the_rows_with_evidence_trains_the_same_model(n_outputs, sparse_gradients):
     """A row whose naive-Bayes ratio is zero never moves, so leaving it out of training changes nothing: the
-    compact model follows the full one step for step, and export expands it to the same full table."""
+    compact model follows the full one step for step (its padding row held at zero by its zero ratio, not by
+    ``padding_idx``), and export expands it to the same full table."""
     from reviewclf.training.loop import loss_fn
+    from reviewclf.training.models import use_sparse_gradients
+    from reviewclf.training.sparse_grads import DenseGradients
 
     full, compact, data = nb_initialized_pair(n_outputs)
     with_evidence = int(full.nb_ratio.ne(0).any(dim=1).sum())
@@ -366,12 +370,18 @@ def test_training_only_the_rows_with_evidence_trains_the_same_model(n_outputs):
     assert compact.keep_rows_with_evidence() == with_evidence + 1  # and the padding row
     assert compact.sparse.weight.shape == (with_evidence + 1, n_outputs)
     ids, targets = data.batch(torch.arange(len(data)))
-    optimizers = [torch.optim.Adam(model.parameters(), lr=0.05) for model in (full, compact)]
+    ids = torch.cat([ids, torch.zeros_like(ids[:, :2])], dim=1)  # padding positions, which map to compact row 0
+    optimizers = [torch.optim.Adam(model.parameters(), lr=0.05, weight_decay=0.01) for model in (full, compact)]
+    gradients = [DenseGradients(), DenseGradients()]
+    for model in (full, compact):
+        use_sparse_gradients(model, sparse_gradients)
     for _ in range(5):
-        for model, optimizer in zip((full, compact), optimizers):
+        for model, optimizer, dense in zip((full, compact), optimizers, gradients):
             optimizer.zero_grad()
             loss_fn(model(ids), targets).backward()
+            dense.densify(model.parameters())
             optimizer.step()
+    assert torch.all(compact.sparse.weight[0] == 0)
     torch.testing.assert_close(compact(ids), full(ids), atol=1e-6, rtol=0)
     for model in (full, compact):
         model.prepare_for_export()

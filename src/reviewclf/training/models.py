@@ -201,9 +201,13 @@ class NGram(Classifier):
         count = (ids != 0).sum(dim=1, keepdim=True).clamp(min=1).to(self.embedding.weight.dtype)
         mean = self.embedding(ids).sum(dim=1) / count
         features = self.sparse_features(ids)
-        if self.compact_row.numel() > 0:
+        compact = self.compact_row.numel() > 0
+        if compact:
             features = self.compact_row[features]
-        terms = F.embedding(features, self.sparse.weight, padding_idx=0, sparse=self.sparse.sparse_gradients)
+        # compact row 0 (padding, and every hashed row without evidence) has a zero ratio, so its gradient is zero
+        # without ``padding_idx``, whose masking was a sixth of a CPU training step
+        terms = F.embedding(features, self.sparse.weight, padding_idx=None if compact else 0,
+                            sparse=self.sparse.sparse_gradients)
         if not self.nb_folded:
             # scale the gathered rows, not the table: ``weight * nb_ratio`` would build (and back-propagate
             # through) two more tables the size of the weight at every step
@@ -230,6 +234,7 @@ class NGram(Classifier):
         self.compact_row[kept] = torch.arange(len(kept), dtype=torch.int32, device=kept.device)
         self.sparse.weight = nn.Parameter(self.sparse.weight[kept])
         self.nb_ratio = self.nb_ratio[kept]
+        self.nb_ratio[0] = 0.0  # what holds the padding row still: ``forward`` gives it no padding_idx
         return len(kept)
 
     def prepare_for_export(self) -> None:
