@@ -28,12 +28,12 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import compare
+import fasttext_autotune
 from common import DATA, fasttext_normalize, log, machine, markdown_table, scratch_dir, write_fasttext_file, write_json
 from compare import POLARITY, SEED, STARS, Split, TaskData, Texts, as_split, pick, timed
 
@@ -185,10 +185,10 @@ def run_sklearn(split: Split, args: argparse.Namespace) -> dict[str, Any]:
             "extra": {"C": best_c, "val_accuracy_by_C": val_accuracy}}
 
 
-def run_fasttext(split: Split, work: Path, args: argparse.Namespace, budget: float | None = None) -> dict[str, Any]:
-    """fastText defaults (``budget`` None, compare.py's runner) or its autotune on our validation part."""
-    import fasttext
-
+def run_fasttext(split: Split, work: Path, args: argparse.Namespace, budget: float | None = None
+                 ) -> dict[str, Any] | str:
+    """fastText defaults (``budget`` None, compare.py's runner) or its autotune on our validation part (in a child
+    process with a memory cap: the reason it has no result when it went over)."""
     if budget is None:
         result = compare.run_fasttext(1, split, work, {"threads": args.threads, "fasttext_raw": False})
         return {**compare.scores(split, result["predicted"]), "train_s": result["train_s"], "extra": {}}
@@ -196,27 +196,15 @@ def run_fasttext(split: Split, work: Path, args: argparse.Namespace, budget: flo
     started = time.perf_counter()
     train = write_fasttext_file(work / "train.ft.txt", *split.train, SEED, prepare)
     val = write_fasttext_file(work / "val.ft.txt", *split.val, SEED, prepare)
-    with stdout_to_stderr():  # its autotune prints progress whatever the verbosity: keep stdout for the tables
-        model = fasttext.train_supervised(input=str(train), autotuneValidationFile=str(val),
-                                          autotuneDuration=int(budget), thread=args.threads, verbose=0)
-    seconds = time.perf_counter() - started
+    written = time.perf_counter() - started
+    searched = fasttext_autotune.autotune(train, val, budget, args.threads, work / f"autotune-{budget:g}.bin")
+    if isinstance(searched, str):
+        return searched
+    model, seconds = searched
     args_of = model.f.getArgs()
     chosen = {name: getattr(args_of, name) for name in ("epoch", "lr", "dim", "wordNgrams", "minCount", "bucket")}
-    return {**compare.scores(split, compare.fasttext_labels(model, split.test[0])), "train_s": seconds,
+    return {**compare.scores(split, compare.fasttext_labels(model, split.test[0])), "train_s": written + seconds,
             "extra": {"chosen": chosen}}
-
-
-@contextmanager
-def stdout_to_stderr() -> Iterator[None]:
-    """File descriptor 1 pointed at 2 for the block (what C++ code writes to std::cout included)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def warm_up() -> None:
@@ -241,7 +229,8 @@ def run_system(system: str, split: Split, work: Path, args: argparse.Namespace) 
         return [{"system": system, **run_sklearn(split, args)}]
     if system == "fasttext":
         return [{"system": system, **run_fasttext(split, work, args)}]
-    return [{"system": f"fasttext-autotune-{b:g}", **run_fasttext(split, work, args, b)} for b in args.budgets]
+    searches = [(f"fasttext-autotune-{b:g}", run_fasttext(split, work, args, b)) for b in args.budgets]
+    return [{"system": name, **r} if isinstance(r, dict) else {"system": name, "failed": r} for name, r in searches]
 
 
 # ---------------------------------------------------------------- orchestration and tables
@@ -252,13 +241,17 @@ def run_task(task: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     n = {"train": len(split.train[0]), "val": len(split.val[0]), "test": len(split.test[0])}
     log(f"=== {task}: train {n['train']}, val {n['val']}, test {n['test']}, labels {split.labels}, "
         f"load {os.getloadavg()[0]:.1f}")
-    rows = []
+    rows, failed = [], []
     for system in args.systems:
         for result in run_system(system, split, work / task / system, args):
+            if "failed" in result:
+                log(f"  {result['system']:<24} no result: {result['failed']}")
+                failed.append(result)
+                continue
             log(f"  {result['system']:<24} acc {result['accuracy']:.4f}  macro-F1 {result['macro_f1']:.4f}  "
                 f"{result['train_s']:.1f}s  (load {os.getloadavg()[0]:.1f})")
             rows.append({**result, "load": os.getloadavg()[0]})
-    return {"task": task, "labels": split.labels, "n": n, "results": rows}
+    return {"task": task, "labels": split.labels, "n": n, "results": rows, "failed": failed}
 
 
 def task_table(report: dict[str, Any]) -> str:
@@ -267,7 +260,8 @@ def task_table(report: dict[str, Any]) -> str:
             f"{', '.join(report['labels'])})\n\n")
     rows = [[r["system"], 100 * r["accuracy"], 100 * r["macro_f1"], r["train_s"], r["load"]]
             for r in report["results"]]
-    return head + markdown_table(["system", "test acc %", "macro-F1 %", "train s", "load"], rows)
+    failed = "".join(f"\n\n{r['system']}: no result, {r['failed']}" for r in report.get("failed", []))
+    return head + markdown_table(["system", "test acc %", "macro-F1 %", "train s", "load"], rows) + failed
 
 
 def summary_table(reports: list[dict[str, Any]]) -> str:
