@@ -1,11 +1,13 @@
-"""The token store: each split encoded once into flat files, trained from through a memory map, the same ids
-and batches as the texts encoded in memory; and the key of its cache."""
+"""The token store: each split encoded once into flat files, trained from in memory or read by row from the
+files, the same ids and batches as the texts encoded in memory; and the key of its cache."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from reviewclf.io.labeled import read_labeled
+from reviewclf.training import encoded_set
 from reviewclf.training.config import TrainConfig
 from reviewclf.training.encoded_set import EncodedSet
 from reviewclf.training.prepare import Preparer
@@ -22,13 +24,16 @@ def demo_lists():
     return texts[:700], labels[:700], texts[700:850], labels[700:850], texts[850:], labels[850:]
 
 
-def test_stored_splits_give_the_ids_of_the_texts_encoded_in_memory():
+@pytest.mark.parametrize("held_in_memory", [True, False])
+def test_stored_splits_give_the_ids_of_the_texts_encoded_in_memory(monkeypatch, held_in_memory):
+    if not held_in_memory:  # every split over the size the CPU holds in memory: read by row from its file
+        monkeypatch.setattr(encoded_set, "IN_MEMORY_BYTES", 0)
     lists = demo_lists()
     prepared = Preparer.of_lists(*lists, quiet)(TrainConfig(min_freq=1, device="cpu"))
     assert prepared.rows == {"train": 700, "val": 150, "test": 150}
     assert prepared.heldout == lists[4][:256]
     for part, texts in ((prepared.train, lists[0]), (prepared.val, lists[2]), (prepared.test, lists[4])):
-        assert part.ids is None and part.rows is not None  # the CPU reads the ids from the store's file
+        assert (part.rows is None) == held_in_memory and (part.ids is None) != held_in_memory
         in_memory = EncodedSet.build(prepared.encoder.encode_flat(texts), part.targets.numpy(), CPU)
         index = torch.tensor([5, 0, 99, 3, 42])
         for _ in range(3):

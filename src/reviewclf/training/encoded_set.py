@@ -12,6 +12,9 @@ import torch
 
 from ..runtime.ragged import Ragged, starts_of
 
+# a split's ids file up to this size is read into memory (a batch is then one indexing op, not a read per
+# row); a larger one is read by row, so that the memory of a run stays flat however large its data
+IN_MEMORY_BYTES = 1 << 26
 # the padded ids of one evaluation or counting batch: its activations (a long review's n-grams times the
 # embedding width) stay a few tens of MB however long the reviews
 PASS_TOKENS = 1 << 18
@@ -49,14 +52,16 @@ class EncodedSet:
     padding: a corpus padded to its longest review would hold several times its tokens) and a batch is
     gathered and padded, as the int64 the models take, when it is drawn.
 
-    The ids are a tensor on the device (``ids``), or, for a token store trained from on the CPU, rows of its
-    file (``rows``), so that the memory of a run does not grow with its data."""
+    The ids are a tensor on the device (``ids``), or, for a stored split over ``IN_MEMORY_BYTES`` trained from
+    on the CPU, rows of its file (``rows``), so that the memory of a run does not grow with its data."""
 
     ids: torch.Tensor | None
     offsets: torch.Tensor
     lengths: torch.Tensor
     targets: torch.Tensor
     rows: FileRows | None = None
+    # per row, the ngram model's sparse table rows, computed once for a fit (``row_features``); None: none
+    features: EncodedSet | None = None
 
     @classmethod
     def build(cls, rows: Ragged, targets: np.ndarray, device: torch.device) -> EncodedSet:
@@ -66,13 +71,24 @@ class EncodedSet:
 
     @classmethod
     def of(cls, ids: torch.Tensor | None, lengths: np.ndarray, targets: np.ndarray, device: torch.device,
-           rows: FileRows | None = None) -> EncodedSet:
+           rows: FileRows | None = None, offsets: np.ndarray | None = None) -> EncodedSet:
         """From flat int32 ``ids`` that end with one padding id (or their file), the rows' lengths and their
-        label indices."""
+        label indices; ``offsets``: where each row starts, when the rows are not one after another in order."""
         lengths = np.asarray(lengths, dtype=np.int64)
-        return cls(ids=ids, offsets=torch.from_numpy(starts_of(lengths)).to(device),
+        offsets = starts_of(lengths) if offsets is None else np.asarray(offsets, dtype=np.int64)
+        return cls(ids=ids, offsets=torch.from_numpy(offsets).to(device),
                    lengths=torch.from_numpy(lengths).to(device),
                    targets=torch.as_tensor(targets, dtype=torch.int64).to(device), rows=rows)
+
+    @classmethod
+    def open(cls, path: Path, lengths: np.ndarray, targets: np.ndarray, device: torch.device,
+             offsets: np.ndarray | None = None) -> EncodedSet:
+        """The rows of an ids file (flat int32, one trailing padding id): in the accelerator's memory, in the
+        CPU's up to ``IN_MEMORY_BYTES``, else read by row from the file."""
+        if device.type != "cpu" or path.stat().st_size <= IN_MEMORY_BYTES:
+            ids = torch.from_numpy(np.fromfile(path, dtype=np.int32)).to(device)
+            return cls.of(ids, lengths, targets, device, offsets=offsets)
+        return cls.of(None, lengths, targets, device, FileRows(path), offsets=offsets)
 
     @property
     def device(self) -> torch.device:
@@ -106,4 +122,8 @@ class EncodedSet:
         columns = torch.arange(width, device=self.ids.device)
         inside = columns < lengths[:, None]
         positions = torch.where(inside, self.offsets[index, None] + columns, len(self.ids) - 1)
-        return self.ids[positions].long(), self.targets[index]
+        return torch.take(self.ids, positions).long(), self.targets[index]  # take: a third faster than ids[...]
+
+    def batch_features(self, index: torch.Tensor) -> torch.Tensor | None:
+        """The rows' precomputed sparse features, padded with 0; None when the split carries none."""
+        return None if self.features is None else self.features.batch(index)[0]

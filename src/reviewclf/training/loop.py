@@ -7,10 +7,15 @@ trimmed to its longest row, so nothing is re-vectorized in Python per batch.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import math
+import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -23,6 +28,7 @@ from .encoded_set import EncodedSet
 from .models import Classifier, use_sparse_gradients
 from .progress import bar
 from .resume import Resume
+from .row_features import precomputable, with_row_features
 from .sparse_grads import DenseGradients
 from .stopping import BestCheckpoint, EarlyStopping
 
@@ -97,6 +103,13 @@ def predicted_index(logits: torch.Tensor) -> torch.Tensor:
     return logits.argmax(dim=1)
 
 
+def import_optimizer_in_background() -> None:
+    """Begin importing what the first torch optimizer imports (``torch._dynamo``, about a second of CPU) on a
+    thread, so that it overlaps the tokenizing and counting before training, which mostly release the GIL."""
+    if "torch._dynamo" not in sys.modules:
+        threading.Thread(target=importlib.import_module, args=("torch._dynamo",), daemon=True).start()
+
+
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """Adam or SGD with momentum; ``weight_decay`` is the L2 penalty of the lesson.
 
@@ -130,8 +143,17 @@ def evaluate_logits(model: Classifier, data: EncodedSet, batch_size: int, bf16: 
     for index in data.passes(batch_size):
         ids, _ = data.batch(index)
         with autocast(device, bf16):
-            logits[index] = model(ids).float()
+            logits[index] = forward_batch(model, ids, data.batch_features(index)).float()
     return logits
+
+
+def forward_batch(forward: Callable[[torch.Tensor], torch.Tensor], ids: torch.Tensor,
+                  features: torch.Tensor | None) -> torch.Tensor:
+    """The logits of a batch: from the ids alone, or from the ids and their precomputed sparse features (the
+    ngram model's ``forward_rows``; ``row_features``)."""
+    if features is None:
+        return forward(ids)
+    return forward.forward_rows(ids, features)  # type: ignore[attr-defined]
 
 
 def loss_and_accuracy(model: Classifier, data: EncodedSet, batch_size: int, bf16: bool,
@@ -173,13 +195,15 @@ class Fit:
     gradients: DenseGradients = field(default_factory=DenseGradients)
 
 
-def train_step(fit: Fit, ids: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def train_step(fit: Fit, ids: torch.Tensor, targets: torch.Tensor,
+               features: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The lesson's five steps on one batch: zero the gradients, forward, loss, backward, optimizer step.
-    Returns the loss and logits, detached."""
+    ``features``: the batch's precomputed sparse features, if the split carries them. Returns the loss and
+    logits, detached."""
     config = fit.config
     fit.optimizer.zero_grad(set_to_none=True)
     with autocast(ids.device, config.bf16):
-        logits = fit.forward(ids)
+        logits = forward_batch(fit.forward, ids, features)
     loss = loss_fn(logits, targets, fit.class_weights)
     if config.l1 > 0:
         loss = loss + config.l1 * fit.model.first_layer_weight().abs().sum()
@@ -200,7 +224,7 @@ def train_epoch(fit: Fit, train: EncodedSet, epoch: int) -> tuple[float, float]:
         for index in bucketed_batches(train.lengths, fit.config.batch_size, fit.generator):
             ids, targets = train.batch(index)
             ids = word_dropout(ids, fit.config.word_dropout, fit.generator)
-            loss, logits = train_step(fit, ids, targets)
+            loss, logits = train_step(fit, ids, targets, train.batch_features(index))
             total_loss += loss * len(targets)
             correct += (predicted_index(logits) == targets).sum()
             progress.update(len(targets))
@@ -260,6 +284,33 @@ def run_epoch(fit: Fit, progress: Progress, train: EncodedSet, val: EncodedSet, 
     return progress.history[-1]
 
 
+def run_epochs(fit: Fit, progress: Progress, train: EncodedSet, val: EncodedSet, done: int,
+               log: Callable[[str], None], on_epoch: EpochHook | None, resume: Resume | None,
+               work: Path) -> str:
+    """The epochs after the ``done`` ones, until a stopping rule, a hook or Ctrl-C ends them; why they ended.
+    ``work``: where the splits' precomputed features go, when the model can take them."""
+    config = fit.config
+    try:
+        if precomputable(fit.model, config.word_dropout, config.compile):
+            train, val = (with_row_features(fit.model, part, work / f"{name}.bin")  # type: ignore[arg-type]
+                          for name, part in (("train", train), ("val", val)))
+        for epoch in range(done + 1, config.epochs + 1):
+            record = run_epoch(fit, progress, train, val, epoch)
+            log(epoch_line(record))
+            reason = on_epoch(record) if on_epoch is not None else None
+            if reason:
+                return reason
+            if progress.stopper.should_stop:
+                log(f"early stopping: no val-loss improvement for {config.patience} epochs")
+                return "early-stopping"
+            if resume is not None:  # after the stopping rules: no saved state resumes a run they ended
+                resume.save(fit, progress, epoch)
+    except KeyboardInterrupt:
+        log("interrupted: keeping the best checkpoint so far")
+        return "interrupted"
+    return "epochs"
+
+
 def train_model(
     model: Classifier,
     train: EncodedSet,
@@ -280,24 +331,8 @@ def train_model(
     done = resume.start(fit, progress, train, val) if resume is not None else 0
     if done:
         log(f"resuming after epoch {done} of {config.epochs}")
-    stopped_by = "epochs"
-    try:
-        for epoch in range(done + 1, config.epochs + 1):
-            record = run_epoch(fit, progress, train, val, epoch)
-            log(epoch_line(record))
-            reason = on_epoch(record) if on_epoch is not None else None
-            if reason:
-                stopped_by = reason
-                break
-            if progress.stopper.should_stop:
-                stopped_by = "early-stopping"
-                log(f"early stopping: no val-loss improvement for {config.patience} epochs")
-                break
-            if resume is not None:  # after the stopping rules: no saved state resumes a run they ended
-                resume.save(fit, progress, epoch)
-    except KeyboardInterrupt:
-        stopped_by = "interrupted"
-        log("interrupted: keeping the best checkpoint so far")
+    with tempfile.TemporaryDirectory(prefix="reviewclf-features-", ignore_cleanup_errors=True) as folder:
+        stopped_by = run_epochs(fit, progress, train, val, done, log, on_epoch, resume, Path(folder))
     use_sparse_gradients(model, False)
     # the gradients and the optimizer's moments are done with: freed before the best weights are copied back,
     # so that restoring them does not add to the fit's peak memory

@@ -196,14 +196,24 @@ class NGram(Classifier):
             parts.append(hashed_ngrams(ids, n, self.buckets, self.vocab_size + self.buckets * (n - 2)))
         return torch.cat(parts, dim=1)
 
+    def table_rows(self, ids: torch.Tensor) -> torch.Tensor:
+        """The rows of the sparse table that ``ids`` sum: the sparse features, mapped to the compact table's
+        rows while a fit trains only the rows with evidence."""
+        features = self.sparse_features(ids)
+        if self.compact_row.numel() > 0:
+            features = self.compact_row[features]
+        return features
+
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.forward_rows(ids, self.table_rows(ids))
+
+    def forward_rows(self, ids: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """The logits from the ids and their ``table_rows`` (which training may compute once per row:
+        ``row_features``); any order of the rows, and padding rows (0) anywhere, give the same sum."""
         # padding embeds to the zero row (padding_idx), so the sum needs no mask; only the count does
         count = (ids != 0).sum(dim=1, keepdim=True).clamp(min=1).to(self.embedding.weight.dtype)
         mean = self.embedding(ids).sum(dim=1) / count
-        features = self.sparse_features(ids)
         compact = self.compact_row.numel() > 0
-        if compact:
-            features = self.compact_row[features]
         # compact row 0 (padding, and every hashed row without evidence) has a zero ratio, so its gradient is zero
         # without ``padding_idx``, whose masking was a sixth of a CPU training step
         terms = F.embedding(features, self.sparse.weight, padding_idx=None if compact else 0,

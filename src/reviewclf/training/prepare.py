@@ -18,7 +18,7 @@ from ..io.atomic import replace_path, staging_dir
 from ..runtime.encoding import TextEncoder
 from .config import TrainConfig
 from .encoded_set import EncodedSet
-from .loop import resolve_device
+from .loop import import_optimizer_in_background, resolve_device
 from .progress import bar
 from .token_store import SPLITS, SplitTexts, open_split, write_split
 from .vocabulary import fit_encoder
@@ -118,6 +118,7 @@ class Preparer:
         return self.made[settings]
 
     def _make(self, config: TrainConfig) -> Prepared:
+        import_optimizer_in_background()
         folder = self.key(config) if self.key is not None else None
         if folder is None:
             keep = tempfile.TemporaryDirectory(prefix="reviewclf-store-")

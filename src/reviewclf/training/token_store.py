@@ -2,7 +2,8 @@
 
 nanoGPT's ``prepare.py`` -> ``train.bin``, made general: a split is ``ids.bin`` (int32, the rows one after
 another, one trailing padding id), ``lengths.npy`` and ``targets.npy`` (label indices). The resident set of a
-run then does not grow with its data: on the CPU batches are read from the files (``encoded_set``).
+run then does not grow with its data: on the CPU a large split's batches are read from its files
+(``encoded_set``).
 
 A store is kept in the cache (``cache_root``) under a key that covers everything the ids depend on: the
 bytes of the input files, the reader options, the split options and the tokenizer options, so a second
@@ -24,7 +25,7 @@ import torch
 
 from ..runtime.encoding import TextEncoder
 from .config import TrainConfig
-from .encoded_set import EncodedSet, FileRows
+from .encoded_set import EncodedSet
 from .progress import bar
 from .text_spool import TextList, TextSource
 
@@ -77,12 +78,9 @@ def write_split(folder: Path, encoder: TextEncoder, blocks: Iterator[list[str]],
 
 
 def open_split(folder: Path, device: torch.device) -> EncodedSet:
-    """A stored split: read from its file on the CPU, copied to an accelerator's memory otherwise."""
+    """A stored split, its ids in memory or read from its file (``EncodedSet.open``)."""
     lengths, targets = np.load(folder / "lengths.npy"), np.load(folder / "targets.npy")
-    if device.type != "cpu":
-        ids = torch.from_numpy(np.fromfile(folder / "ids.bin", dtype=np.int32)).to(device)
-        return EncodedSet.of(ids, lengths, targets, device)
-    return EncodedSet.of(None, lengths, targets, device, FileRows(folder / "ids.bin"))
+    return EncodedSet.open(folder / "ids.bin", lengths, targets, device)
 
 
 def cache_root() -> Path:
