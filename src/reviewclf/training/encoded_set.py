@@ -70,7 +70,7 @@ class EncodedSet:
         return cls.of(torch.from_numpy(flat).to(device), rows.lengths, targets, device)
 
     @classmethod
-    def of(cls, ids: torch.Tensor | None, lengths: np.ndarray, targets: np.ndarray, device: torch.device,
+    def of(cls, ids: torch.Tensor | None, lengths: np.ndarray, targets: np.ndarray | torch.Tensor, device: torch.device,
            rows: FileRows | None = None, offsets: np.ndarray | None = None) -> EncodedSet:
         """From flat int32 ``ids`` that end with one padding id (or their file), the rows' lengths and their
         label indices; ``offsets``: where each row starts, when the rows are not one after another in order."""
@@ -81,7 +81,7 @@ class EncodedSet:
                    targets=torch.as_tensor(targets, dtype=torch.int64).to(device), rows=rows)
 
     @classmethod
-    def open(cls, path: Path, lengths: np.ndarray, targets: np.ndarray, device: torch.device,
+    def open(cls, path: Path, lengths: np.ndarray, targets: np.ndarray | torch.Tensor, device: torch.device,
              offsets: np.ndarray | None = None) -> EncodedSet:
         """The rows of an ids file (flat int32, one trailing padding id): in the accelerator's memory, in the
         CPU's up to ``IN_MEMORY_BYTES``, else read by row from the file."""

@@ -209,7 +209,8 @@ class NGram(Classifier):
 
     def forward_rows(self, ids: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         """The logits from the ids and their ``table_rows`` (which training may compute once per row:
-        ``row_features``); any order of the rows, and padding rows (0) anywhere, give the same sum."""
+        ``row_features``); any order of the rows, and padding rows (0) anywhere, give the same sum up to float
+        rounding."""
         # padding embeds to the zero row (padding_idx), so the sum needs no mask; only the count does
         count = (ids != 0).sum(dim=1, keepdim=True).clamp(min=1).to(self.embedding.weight.dtype)
         mean = self.embedding(ids).sum(dim=1) / count

@@ -46,5 +46,5 @@ def with_row_features(model: NGram, data: EncodedSet, path: Path) -> EncodedSet:
             out.write(features[kept].to(torch.int32).cpu().numpy().tobytes())
             written += int(counts.sum())
         out.write(np.zeros(1, dtype=np.int32).tobytes())  # the padding id a batch's gather may point at
-    features = EncodedSet.open(path, lengths, data.targets.cpu().numpy(), data.device, offsets)
+    features = EncodedSet.open(path, lengths, data.targets, data.device, offsets)  # the split's own targets
     return dataclasses.replace(data, features=features)
