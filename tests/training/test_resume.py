@@ -46,8 +46,8 @@ def sigint_in(monkeypatch: pytest.MonkeyPatch, epoch: int, batch: int) -> None:
         where.update(epoch=n, step=0)
         return real_epoch(fit, train, n)
 
-    def train_step(fit, ids, targets, features=None):
-        result = real_step(fit, ids, targets, features)
+    def train_step(fit, inputs, targets):
+        result = real_step(fit, inputs, targets)
         where["step"] += 1
         if (where["epoch"], where["step"]) == (epoch, batch):
             signal.raise_signal(signal.SIGINT)

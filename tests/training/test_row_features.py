@@ -10,7 +10,7 @@ from reviewclf.training.config import TrainConfig
 from reviewclf.training.models import build_model
 from reviewclf.training.nb import init_from_naive_bayes
 from reviewclf.training.prepare import Preparer
-from reviewclf.training.row_features import precomputable, with_row_features
+from reviewclf.training.row_features import precomputable, with_row_features, words_and_counts
 from tests.training.support import quiet
 from tests.training.test_token_store import demo_lists
 
@@ -27,24 +27,38 @@ def prepared_ngram(config: TrainConfig = CONFIG):
 
 
 @pytest.mark.parametrize("held_in_memory", [True, False])
-def test_the_precomputed_features_give_the_logits_of_the_ids(tmp_path, monkeypatch, held_in_memory):
+def test_the_precomputed_inputs_give_the_logits_of_the_ids(tmp_path, monkeypatch, held_in_memory):
     if not held_in_memory:
         monkeypatch.setattr(encoded_set, "IN_MEMORY_BYTES", 0)
     model, prepared = prepared_ngram()
     model.eval()
     with torch.no_grad():
         model.sparse.weight.normal_()  # the weights start at zero: give every feature a say
-    data = with_row_features(model, prepared.train, tmp_path / "train.bin")
-    assert (data.features.rows is None) == held_in_memory
-    stored = 0
+    data = with_row_features(model, prepared.train, tmp_path, "train")
+    assert (data.features.features.rows is None) == held_in_memory
+    assert (data.features.words.rows is None) == held_in_memory
+    stored = distinct = 0
     for index in data.passes(64):
         ids, _ = data.batch(index)
-        features = data.batch_features(index)
+        (words, weights, features), _ = data.inputs(index)
         stored += int((features != 0).sum())
+        distinct += int((words != 0).sum())
+        # every token counted once: the weights of a review sum to 1
+        torch.testing.assert_close(weights.sum(dim=1), torch.ones(len(index)), atol=1e-6, rtol=0)
         # the same sum in another order: equal to float32 rounding
-        torch.testing.assert_close(model.forward_rows(ids, features), model(ids), atol=1e-6, rtol=1e-6)
-    # only the rows with evidence are stored: fewer than the model's features of every position
-    assert 0 < stored < int(prepared.train.lengths.sum()) * model.ngrams
+        torch.testing.assert_close(model.forward_rows(words, weights, features), model(ids), atol=1e-6,
+                                   rtol=1e-6)
+    tokens = int(prepared.train.lengths.sum())
+    # only the rows with evidence are stored, and each word once: fewer than the model's features of every token
+    assert 0 < stored < tokens * model.ngrams
+    assert 0 < distinct < tokens
+
+
+def test_words_and_counts_of_rows_with_padding_repeats_and_nothing():
+    ids = torch.tensor([[5, 3, 5, 5, 0], [0, 0, 0, 0, 0], [7, 7, 7, 7, 7], [2, 9, 0, 0, 0]])
+    pairs, distinct = words_and_counts(ids)
+    assert distinct.tolist() == [2, 0, 1, 2]
+    assert pairs.tolist() == [3, 1, 5, 3, 7, 5, 2, 1, 9, 1]
 
 
 def test_a_fit_on_precomputed_features_is_the_fit_on_the_ids(monkeypatch):

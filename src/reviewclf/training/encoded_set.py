@@ -6,11 +6,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from ..runtime.ragged import Ragged, starts_of
+
+if TYPE_CHECKING:
+    from .row_features import RowFeatures
 
 # a split's ids file up to this size is read into memory (a batch is then one indexing op, not a read per
 # row); a larger one is read by row, so that the memory of a run stays flat however large its data
@@ -60,8 +64,8 @@ class EncodedSet:
     lengths: torch.Tensor
     targets: torch.Tensor
     rows: FileRows | None = None
-    # per row, the ngram model's sparse table rows, computed once for a fit (``row_features``); None: none
-    features: EncodedSet | None = None
+    # what the ngram model reads of each row, computed once for a fit (``row_features``); None: the ids
+    features: RowFeatures | None = None
 
     @classmethod
     def build(cls, rows: Ragged, targets: np.ndarray, device: torch.device) -> EncodedSet:
@@ -124,6 +128,10 @@ class EncodedSet:
         positions = torch.where(inside, self.offsets[index, None] + columns, len(self.ids) - 1)
         return torch.take(self.ids, positions).long(), self.targets[index]  # take: a third faster than ids[...]
 
-    def batch_features(self, index: torch.Tensor) -> torch.Tensor | None:
-        """The rows' precomputed sparse features, padded with 0; None when the split carries none."""
-        return None if self.features is None else self.features.batch(index)[0]
+    def inputs(self, index: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        """The model's inputs for these rows, and their targets: ``(ids,)``, or the ``RowFeatures`` the split
+        carries (``NGram.forward_rows``'s)."""
+        if self.features is not None:
+            return self.features.batch(index), self.targets[index]
+        ids, targets = self.batch(index)
+        return (ids,), targets

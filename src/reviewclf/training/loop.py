@@ -141,19 +141,18 @@ def evaluate_logits(model: Classifier, data: EncodedSet, batch_size: int, bf16: 
     device = data.device
     logits = torch.zeros((len(data), getattr(model, "n_outputs", 1)), device=device)
     for index in data.passes(batch_size):
-        ids, _ = data.batch(index)
+        inputs, _ = data.inputs(index)
         with autocast(device, bf16):
-            logits[index] = forward_batch(model, ids, data.batch_features(index)).float()
+            logits[index] = forward_batch(model, inputs).float()
     return logits
 
 
-def forward_batch(forward: Callable[[torch.Tensor], torch.Tensor], ids: torch.Tensor,
-                  features: torch.Tensor | None) -> torch.Tensor:
-    """The logits of a batch: from the ids alone, or from the ids and their precomputed sparse features (the
-    ngram model's ``forward_rows``; ``row_features``)."""
-    if features is None:
-        return forward(ids)
-    return forward.forward_rows(ids, features)  # type: ignore[attr-defined]
+def forward_batch(forward: Callable[[torch.Tensor], torch.Tensor], inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """The logits of a batch (``EncodedSet.inputs``): from its ids, or from what the ngram model reads of
+    each row, computed once for the fit (``forward_rows``; ``row_features``)."""
+    if len(inputs) == 1:
+        return forward(inputs[0])
+    return forward.forward_rows(*inputs)  # type: ignore[attr-defined]
 
 
 def loss_and_accuracy(model: Classifier, data: EncodedSet, batch_size: int, bf16: bool,
@@ -195,15 +194,13 @@ class Fit:
     gradients: DenseGradients = field(default_factory=DenseGradients)
 
 
-def train_step(fit: Fit, ids: torch.Tensor, targets: torch.Tensor,
-               features: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The lesson's five steps on one batch: zero the gradients, forward, loss, backward, optimizer step.
-    ``features``: the batch's precomputed sparse features, if the split carries them. Returns the loss and
-    logits, detached."""
+def train_step(fit: Fit, inputs: tuple[torch.Tensor, ...], targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The lesson's five steps on one batch (``EncodedSet.inputs``): zero the gradients, forward, loss, backward,
+    optimizer step. Returns the loss and logits, detached."""
     config = fit.config
     fit.optimizer.zero_grad(set_to_none=True)
-    with autocast(ids.device, config.bf16):
-        logits = forward_batch(fit.forward, ids, features)
+    with autocast(targets.device, config.bf16):
+        logits = forward_batch(fit.forward, inputs)
     loss = loss_fn(logits, targets, fit.class_weights)
     if config.l1 > 0:
         loss = loss + config.l1 * fit.model.first_layer_weight().abs().sum()
@@ -222,9 +219,10 @@ def train_epoch(fit: Fit, train: EncodedSet, epoch: int) -> tuple[float, float]:
     correct = torch.zeros((), device=device)
     with bar(f"epoch {epoch}", len(train)) as progress:
         for index in bucketed_batches(train.lengths, fit.config.batch_size, fit.generator):
-            ids, targets = train.batch(index)
-            ids = word_dropout(ids, fit.config.word_dropout, fit.generator)
-            loss, logits = train_step(fit, ids, targets, train.batch_features(index))
+            inputs, targets = train.inputs(index)
+            if train.features is None:  # precomputed inputs are only made without word dropout
+                inputs = (word_dropout(inputs[0], fit.config.word_dropout, fit.generator),)
+            loss, logits = train_step(fit, inputs, targets)
             total_loss += loss * len(targets)
             correct += (predicted_index(logits) == targets).sum()
             progress.update(len(targets))
@@ -292,7 +290,7 @@ def run_epochs(fit: Fit, progress: Progress, train: EncodedSet, val: EncodedSet,
     config = fit.config
     try:
         if precomputable(fit.model, config.word_dropout, config.compile):
-            train, val = (with_row_features(fit.model, part, work / f"{name}.bin")  # type: ignore[arg-type]
+            train, val = (with_row_features(fit.model, part, work, name)  # type: ignore[arg-type]
                           for name, part in (("train", train), ("val", val)))
         for epoch in range(done + 1, config.epochs + 1):
             record = run_epoch(fit, progress, train, val, epoch)

@@ -205,15 +205,20 @@ class NGram(Classifier):
         return features
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.forward_rows(ids, self.table_rows(ids))
-
-    def forward_rows(self, ids: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-        """The logits from the ids and their ``table_rows`` (which training may compute once per row:
-        ``row_features``); any order of the rows, and padding rows (0) anywhere, give the same sum up to float
-        rounding."""
         # padding embeds to the zero row (padding_idx), so the sum needs no mask; only the count does
         count = (ids != 0).sum(dim=1, keepdim=True).clamp(min=1).to(self.embedding.weight.dtype)
         mean = self.embedding(ids).sum(dim=1) / count
+        return self.logits(mean, self.table_rows(ids))
+
+    def forward_rows(self, words: torch.Tensor, weights: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """``forward`` from what training computes once per review (``row_features``): its distinct ``words``
+        with their share of its tokens as ``weights`` (the mean embedding, from about half the rows) and its
+        ``table_rows``. Padding (0) anywhere, and any order, give the same logits up to float rounding."""
+        mean = (self.embedding(words) * weights.unsqueeze(-1)).sum(dim=1)
+        return self.logits(mean, features)
+
+    def logits(self, mean: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """The dense part on the mean word embedding plus the NBSVM term over the sparse table's rows."""
         compact = self.compact_row.numel() > 0
         # compact row 0 (padding, and every hashed row without evidence) has a zero ratio, so its gradient is zero
         # without ``padding_idx``, whose masking was a sixth of a CPU training step
