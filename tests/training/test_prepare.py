@@ -37,7 +37,8 @@ def stores(tmp_path):
 def test_a_second_run_on_the_same_data_uses_the_cached_encoding(reviews, tmp_path):
     first, log = run(reviews, tmp_path / "a")
     assert CACHED not in log and "rows: train" in log
-    second, log = run(reviews, tmp_path / "b", model="perceptron", lr=0.01)
+    # another model and its settings on the same tokenizer options (the perceptron's own default cut-off is 2)
+    second, log = run(reviews, tmp_path / "b", model="perceptron", lr=0.01, min_freq=1)
     assert CACHED in log and "rows: train" not in log  # the data was not read again
     assert second.tokenizer_json == first.tokenizer_json
     assert second.metrics["rows"] == first.metrics["rows"] == {"train": 280, "val": 60, "test": 60}

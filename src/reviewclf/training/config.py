@@ -10,11 +10,12 @@ from ..errors import OptionError
 # Per-model defaults for options left unset (None): the book's settings for its perceptron and MLP; the
 # ngram model's by leave-one-task-out over the data sets of benchmarks/generalization.py (word dropout and
 # large batches, chosen on IMDB alone, lost on every smaller or shifted set; lr 3e-3 reaches the same accuracy
-# in about half the epochs: benchmarks/results/notes-training.md).
+# in about half the epochs; every training word kept (min_freq 1), since naive-Bayes smoothing already mutes the
+# rare ones and the n-grams through them keep their own hash: benchmarks/results/notes-training.md).
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "perceptron": {"lr": 1e-3, "batch_size": 128, "dropout": 0.0, "word_dropout": 0.0},
-    "mlp": {"lr": 1e-3, "batch_size": 128, "dropout": 0.0, "word_dropout": 0.0},
-    "ngram": {"lr": 3e-3, "batch_size": 128, "dropout": 0.2, "word_dropout": 0.0},
+    "perceptron": {"lr": 1e-3, "batch_size": 128, "dropout": 0.0, "word_dropout": 0.0, "min_freq": 2},
+    "mlp": {"lr": 1e-3, "batch_size": 128, "dropout": 0.0, "word_dropout": 0.0, "min_freq": 2},
+    "ngram": {"lr": 3e-3, "batch_size": 128, "dropout": 0.2, "word_dropout": 0.0, "min_freq": 1},
 }
 
 # Choices named by where they live (module:attribute), so the CLI can build its flags without importing torch.
@@ -57,7 +58,8 @@ class TrainConfig:
     folds: int = option(0, "K-fold cross-validation (reports mean and spread); 0: none.", low=0)
     seed: int = option(1337, "Seed of the splits, the initial weights and the batch order.")
     # tokenizer
-    min_freq: int = option(2, "Vocabulary cut-off (the book uses 25).", low=1)
+    min_freq: int | None = option(None, "Vocabulary cut-off: rarer words become [UNK] (the book uses 25).", low=1,
+                                  model_default=True)
     max_vocab: int | None = option(None, "Keep at most this many words.", low=1)
     max_length: int = option(2048, "Tokens kept per review.", low=1)
     # model
