@@ -7,24 +7,26 @@ The tokenizer depends on ``min_freq`` only, so the encoded splits are cached per
 
 The final model is a trial's own model, not a refit on train + val: a refit would cost another full training
 outside the budget, and would leave no held-out rows for early stopping or for the validation metrics the run
-reports. Which trial: the one with the best validation metric, unless the trial of the default model (what
-``reviewclf train`` gives) is within one standard error of it (``choose``): the best of dozens of scores on a
-few hundred validation rows is partly luck, and the default was chosen on many data sets.
+reports. Which trial: the default model's (what ``reviewclf train`` gives), unless the best trial beats it on the
+same validation rows by more than the luck of being the best of that many trials (``trial_choice``).
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..errors import ReviewclfError
 from .config import CLASS_WEIGHTS, MODEL_DEFAULTS, TrainConfig
+from .loop import evaluate_logits, predicted_index
 from .models import MODEL_KINDS
 from .prepare import Prepared, Preparer
 from .run import RunOutcome, fit_prepared, split_report
+from .trial_choice import keep_best, paired_z
 
 # The search space (``space``). Categorical where only a few values make sense and where the defaults must be
 # reachable exactly (L2 0, batch 128/512); log-uniform for the learning rate.
@@ -127,24 +129,6 @@ class Tuned:
 Entry = tuple[float, int, RunOutcome, TrainConfig]  # a trial's validation metric, number, outcome, settings
 
 
-def standard_error(value: float, rows: int) -> float:
-    """The binomial standard error of a validation accuracy (or F1) ``value`` measured on ``rows`` rows."""
-    return math.sqrt(max(value * (1.0 - value), 0.0) / max(rows, 1))
-
-
-def choose(best: Entry, default: Entry | None, rows: int) -> tuple[Entry, str]:
-    """The one-standard-error rule with the default model as the simpler choice: the default's trial unless the
-    best trial beats it by more than the standard error of the best's metric on ``rows`` validation rows; the
-    entry kept and why, in words."""
-    if default is None or default[1] == best[1]:
-        return best, "the best validation score"
-    margin = standard_error(best[0], rows)
-    if best[0] - default[0] <= margin:
-        return default, (f"the default model's trial: the best, trial {best[1]} ({best[0]:.4f}), is within one "
-                         f"standard error ({margin:.4f}) of it")
-    return best, f"the best validation score, more than one standard error ({margin:.4f}) above the default's"
-
-
 @dataclass
 class Search:
     """The state of one search: the encoder cache, the best trial so far and the default model's trial, the
@@ -157,11 +141,13 @@ class Search:
     records: list[dict[str, Any]] = field(default_factory=list)
     best: Entry | None = None
     default: Entry | None = None
+    scored: int = 0  # trials with a model: how many the best was chosen among
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.perf_counter() >= self.deadline
 
     def keep(self, entry: Entry, is_default: bool) -> None:
+        self.scored += 1
         if self.best is None or entry[0] > self.best[0]:
             self.best = entry
         if is_default and self.default is None:
@@ -276,8 +262,7 @@ def autotune_fit(config: TrainConfig, prepare: Preparer, log: Callable[[str], No
     stopped_by = search_loop(search, make_study(config, pruner), max_trials, log)
     if search.best is None:  # interrupted before any trial had a model: nothing worth writing
         raise KeyboardInterrupt
-    (value, number, outcome, chosen), reason = choose(search.best, search.default,
-                                                      search.best[2].metrics["rows"]["val"])
+    (value, number, outcome, chosen), reason = choose(search)
     score_on_test(outcome, chosen, prepare(chosen))
     states = [r["state"] for r in search.records]
     summary = {"metric": config.autotune_metric, "budget_s": budget, "max_trials": max_trials,
@@ -290,6 +275,30 @@ def autotune_fit(config: TrainConfig, prepare: Preparer, log: Callable[[str], No
     log(f"autotune: {len(states)} trials ({summary['pruned']} pruned) in {summary['seconds']:.1f}s, stopped by "
         f"{stopped_by}; kept trial {number} ({chosen.model}, val {config.autotune_metric} {value:.4f}), {reason}")
     return Tuned(outcome, chosen, search.records, summary)
+
+
+def val_predictions(entry: Entry, prepare: Preparer) -> tuple[np.ndarray, np.ndarray, int]:
+    """(targets, predicted label indices, number of labels) of a trial's model on the validation rows, encoded
+    with its own tokenizer."""
+    _, _, outcome, config = entry
+    prepared = prepare(config)
+    logits = evaluate_logits(outcome.model.to(prepared.train.device), prepared.val, config.batch_size * 4, config.bf16)
+    outcome.model.cpu()
+    return prepared.val.targets.cpu().numpy(), predicted_index(logits).cpu().numpy(), len(prepared.labels)
+
+
+def choose(search: Search) -> tuple[Entry, str]:
+    """The trial kept (``trial_choice``): the default model's unless the best beats it by more than the luck of
+    being the best of ``search.scored``; the entry and why, in words."""
+    best, default = search.best, search.default
+    assert best is not None
+    if default is None or default[1] == best[1]:
+        return best, "the best validation score"
+    y, best_pred, n_labels = val_predictions(best, search.prepare)
+    _, default_pred, _ = val_predictions(default, search.prepare)
+    z = paired_z(y, best_pred, default_pred, search.base.autotune_metric, n_labels, search.base.seed)
+    keep, reason = keep_best(z, search.scored)
+    return (best if keep else default), reason
 
 
 def score_on_test(outcome: RunOutcome, config: TrainConfig, prepared: Prepared) -> None:

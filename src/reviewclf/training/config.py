@@ -92,8 +92,8 @@ class TrainConfig:
                                        "training split).", choices=CLASS_WEIGHTS_REF)
     # hyper-parameter search
     autotune: bool = option(False, "Search model kind and hyper-parameters on the validation split (Optuna); "
-                                   "the best trial's model is kept, or the default model's when it is within "
-                                   "one standard error of the best.")
+                                   "the default model's trial is kept unless the best beats it on the same "
+                                   "rows by more than the best of that many trials needs.")
     autotune_budget: float | None = option(None, f"autotune: seconds of search (default {DEFAULT_AUTOTUNE_BUDGET:g} "
                                                  "unless --autotune-trials is given).", low=0.0, low_open=True)
     autotune_trials: int | None = option(None, "autotune: at most this many trials (reproducible under --seed).",
