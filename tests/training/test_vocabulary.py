@@ -94,3 +94,19 @@ def test_contractions_stay_one_token_and_punctuation_runs_split_off():
     assert encoder.tokens("I DIDN'T like it!!!<br />The cast’s 'fault' :-)") == [
         "i", "didnt", "like", "it", "!!!", "the", "casts", "fault", ":-)"]
     assert encoder.tokens("didnt") == encoder.tokens("didn't")  # the apostrophe-less spelling is the same word
+
+
+def test_texts_fed_to_the_trainer_in_batches_give_the_vocabulary_of_one_text_a_call(yelp):
+    from tokenizers import trainers
+
+    from reviewclf.training.vocabulary import in_batches, new_tokenizer
+
+    texts = yelp.texts[:2500]  # more than one batch, the last one partial
+    assert [text for batch in in_batches(iter(texts), 1000) for text in batch] == texts
+    assert [len(batch) for batch in in_batches(texts, 1000)] == [1000, 1000, 500]
+    one_a_call = new_tokenizer()
+    trainer = trainers.WordLevelTrainer(min_frequency=2, vocab_size=1 << 30, special_tokens=[PAD_TOKEN, UNK_TOKEN],
+                                        show_progress=False)
+    one_a_call.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    fitted = fit_encoder(iter(texts), min_freq=2, max_length=256, length=len(texts))
+    assert fitted.tokenizer.get_vocab() == one_a_call.get_vocab(with_added_tokens=False)

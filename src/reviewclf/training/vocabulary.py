@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import islice
 
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
 
@@ -31,6 +32,17 @@ def new_tokenizer(model: models.Model | None = None) -> Tokenizer:
     return tokenizer
 
 
+# texts per call into the trainer: a list per call costs the tokenizers binding less than a call per text
+TRAINER_BATCH = 1000
+
+
+def in_batches(texts: Iterable[str], size: int = TRAINER_BATCH) -> Iterator[list[str]]:
+    """``texts`` as lists of up to ``size``, in order (a stream stays a stream)."""
+    stream = iter(texts)
+    while batch := list(islice(stream, size)):
+        yield batch
+
+
 def fit_encoder(
     texts: Iterable[str], min_freq: int, max_length: int, max_vocab: int | None = None, length: int | None = None
 ) -> TextEncoder:
@@ -48,7 +60,8 @@ def fit_encoder(
         special_tokens=[PAD_TOKEN, UNK_TOKEN],
         show_progress=False,
     )
-    counting.train_from_iterator(texts, trainer=trainer, length=length if length is not None else len(texts))
+    counting.train_from_iterator(in_batches(texts), trainer=trainer,
+                                 length=length if length is not None else len(texts))
     # The trainer registers its special tokens as added tokens too; the saved tokenizer takes its vocabulary only.
     vocab = counting.get_vocab(with_added_tokens=False)
     tokenizer = new_tokenizer(models.WordLevel(vocab, unk_token=UNK_TOKEN))
