@@ -156,7 +156,7 @@ def run_autotune(budget: float, split: Split, args: argparse.Namespace) -> list[
                                                           "word_dropout", "dropout", "dim", "ngrams", "buckets")}
     summary = {k: tuned.summary[k] for k in ("trials", "pruned", "best_trial", "top_trial", "chosen_by", "stopped_by")}
     result = {**report_scores(tuned.outcome.metrics["test"]), "train_s": seconds,
-              "extra": {**summary, "chosen": chosen, "trials_table": tuned.trials}}
+              "extra": {**summary, "chosen": chosen}}  # a summary, not every trial: thousands at 300 s
     if not args.refit:
         return [result]
     return [result, refit(tuned, split, seconds)]
