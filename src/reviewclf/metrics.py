@@ -15,19 +15,25 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int) -> n
     return matrix
 
 
-def classification_report(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
-    """Accuracy, per-label precision/recall/F1/support, their macro means, and the confusion matrix.
-
-    A label never predicted has precision 0 (not NaN), so the macro mean stays defined and comparable.
-    """
-    matrix = confusion_matrix(y_true, y_pred, len(labels))
-    true_pos = np.diag(matrix).astype(np.float64)
-    predicted = matrix.sum(axis=0)
-    support = matrix.sum(axis=1)
+def per_label_scores(matrix: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Precision, recall and F1 of every label from a confusion matrix (``[..., true, predicted]``: a stack of
+    matrices gives a stack of scores). A label never predicted has precision 0 (not NaN), so the macro mean stays
+    defined and comparable."""
+    true_pos = np.diagonal(matrix, axis1=-2, axis2=-1).astype(np.float64)
+    predicted = matrix.sum(axis=-2)
+    support = matrix.sum(axis=-1)
     precision = np.divide(true_pos, predicted, out=np.zeros_like(true_pos), where=predicted > 0)
     recall = np.divide(true_pos, support, out=np.zeros_like(true_pos), where=support > 0)
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(true_pos), where=denom > 0)
+    return precision, recall, f1
+
+
+def classification_report(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> dict[str, Any]:
+    """Accuracy, per-label precision/recall/F1/support, their macro means, and the confusion matrix."""
+    matrix = confusion_matrix(y_true, y_pred, len(labels))
+    precision, recall, f1 = per_label_scores(matrix)
+    true_pos, support = np.diag(matrix).astype(np.float64), matrix.sum(axis=1)
     total = int(matrix.sum())
     return {
         "n": total,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from reviewclf.metrics import classification_report
 from reviewclf.training.trial_choice import keep_best, needed_z, paired_z, weighted_scores
 
 
@@ -31,6 +32,8 @@ def test_the_weighted_scores_with_unit_weights_are_the_plain_metrics():
     assert weighted_scores(ones, y, pred, "accuracy", 3)[0] == pytest.approx(3 / 6)
     # F1 per label: 0 -> 2*1/(2+1+2)=0.4, 1 -> 2*2/(4+2)=2/3, 2 -> 0
     assert weighted_scores(ones, y, pred, "macro_f1", 3)[0] == pytest.approx((0.4 + 2 / 3 + 0) / 3)
+    report = classification_report(y, pred, ["a", "b", "c"])
+    assert weighted_scores(ones, y, pred, "macro_f1", 3)[0] == pytest.approx(report["macro_f1"])
     doubled = np.array([[2.0, 1, 1, 1, 1, 1]])  # a resample that draws the first row twice
     assert weighted_scores(doubled, y, pred, "accuracy", 3)[0] == pytest.approx(4 / 7)
 

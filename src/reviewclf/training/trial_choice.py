@@ -15,6 +15,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from ..metrics import per_label_scores
+
 ALPHA = 0.05
 RESAMPLES = 1000
 # resample rows held at once (resamples x validation rows): the bootstrap's memory stays small on large splits
@@ -27,16 +29,14 @@ def needed_z(trials: int) -> float:
 
 
 def weighted_scores(weights: np.ndarray, y: np.ndarray, pred: np.ndarray, metric: str, n_labels: int) -> np.ndarray:
-    """The metric of ``pred`` on each resample (a row of ``weights``: how often each validation row is drawn)."""
+    """The metric of ``pred`` on each resample (a row of ``weights``: how often each validation row is drawn),
+    from that resample's confusion matrix, scored as ``classification_report`` scores one."""
+    cells = np.zeros((len(y), n_labels * n_labels))
+    cells[np.arange(len(y)), np.asarray(y) * n_labels + np.asarray(pred)] = 1.0
+    matrices = (weights @ cells).reshape(len(weights), n_labels, n_labels)
     if metric == "accuracy":
-        return (weights @ (pred == y).astype(np.float64)) / np.maximum(weights.sum(axis=1), 1e-12)
-    f1 = np.zeros((len(weights), n_labels))
-    for label in range(n_labels):
-        true_pos = weights @ ((pred == label) & (y == label)).astype(np.float64)
-        wrong = weights @ ((pred == label) != (y == label)).astype(np.float64)  # false positives + negatives
-        denominator = 2 * true_pos + wrong
-        np.divide(2 * true_pos, denominator, out=f1[:, label], where=denominator > 0)
-    return f1.mean(axis=1)
+        return np.trace(matrices, axis1=1, axis2=2) / np.maximum(matrices.sum(axis=(1, 2)), 1e-12)
+    return per_label_scores(matrices)[2].mean(axis=-1)
 
 
 def paired_z(y: np.ndarray, best: np.ndarray, default: np.ndarray, metric: str, n_labels: int, seed: int) -> float:
