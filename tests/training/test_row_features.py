@@ -62,7 +62,9 @@ def test_words_and_counts_of_rows_with_padding_repeats_and_nothing():
 
 
 def test_a_fit_on_precomputed_features_is_the_fit_on_the_ids(monkeypatch):
-    fits = []
+    fits, computed = [], []
+    real = loop.with_row_features
+    monkeypatch.setattr(loop, "with_row_features", lambda *args: computed.append(args[-1]) or real(*args))
     for precompute in (True, False):
         if not precompute:
             monkeypatch.setattr(loop, "precomputable", lambda *_: False)
@@ -70,6 +72,7 @@ def test_a_fit_on_precomputed_features_is_the_fit_on_the_ids(monkeypatch):
         result = loop.train_model(model, prepared.train, prepared.val, CONFIG, log=quiet)
         fits.append((model, result))
     (precomputed, first), (from_ids, second) = fits
+    assert computed == ["train", "val"]  # the first fit took the precomputed path, the second the ids
     assert [h["train_loss"] for h in first.history] == pytest.approx([h["train_loss"] for h in second.history],
                                                                      abs=1e-6)
     assert first.best_epoch == second.best_epoch

@@ -28,12 +28,10 @@ class DenseGradients:
             else:
                 buffer.zero_()
             rows, values = grad._indices()[0], grad._values()
-            if buffer.dim() == 2 and buffer.shape[1] == 1:
-                # one column: scatter_add on the flat view runs in parallel where index_add runs row by row
+            # an embedding table's gradient: [rows, columns]. scatter_add gives index_add's sums (each column
+            # summed in the rows' order) in less time; one column on the flat view, which runs in parallel
+            if buffer.shape[1] == 1:
                 buffer.view(-1).scatter_add_(0, rows, values.reshape(-1))
-            elif buffer.dim() == 2:
-                # each column in parallel, each summed in the rows' order: index_add's sums, in less time
-                buffer.scatter_add_(0, rows[:, None].expand_as(values), values)
             else:
-                buffer.index_add_(0, rows, values)
+                buffer.scatter_add_(0, rows[:, None].expand_as(values), values)
             param.grad = buffer
